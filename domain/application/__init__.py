@@ -1,0 +1,17 @@
+"""The command side of inboxflow: one eventsourcing Application over every aggregate."""
+
+from __future__ import annotations
+
+from domain.application.admin import Administration
+from domain.application.base import Saved
+from domain.application.inbound import Delivery, FindByRef, Inbound
+from domain.application.work import Work
+
+
+class ContactCenter(Administration, Work, Inbound):
+    """All write-side aggregates in one log, so one notification sequence feeds every view."""
+
+    name = "ContactCenter"
+
+
+__all__ = ["ContactCenter", "Delivery", "FindByRef", "Saved"]

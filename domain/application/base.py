@@ -1,0 +1,184 @@
+"""The write side: one eventsourcing Application; each method is load, command, save.
+
+It never reads the clock, the environment or a driver: time and actor come in as values, and
+storage is only `self.save` and `self.repository`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.actors import SYSTEM, Actor
+from domain.agent import Agent
+from domain.company import Company
+from domain.errors import (
+    AgentNotFound,
+    CompanyNotFound,
+    InteractionNotFound,
+    MessageNotFound,
+    NotFound,
+    QueueNotFound,
+)
+from domain.interaction import Interaction
+from domain.messages import OWNED, Status
+from domain.queue import Queue
+from domain.quota import CompanyQuota
+from domain.records import AccessToken, MessageRecord, QuarantinedMessage
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound=Aggregate)
+
+CONFLICT_ATTEMPTS = 10
+
+
+def retried_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
+    """Optimistic concurrency: a conflicting save is retried on freshly loaded aggregates.
+
+    No sleep is needed: the writer we conflicted with has already committed when the
+    recorder reports the conflict, so the reload sees its events.
+    """
+
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return method(*args, **kwargs)
+            except IntegrityError:
+                continue
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A command's outcome: the aggregate as it now is, and the log position to wait for."""
+
+    aggregate: Any
+    position: int
+
+
+class Repositories(Application[UUID]):
+    """Typed loading with domain errors, and scoping by company: another company's → NotFound."""
+
+    name = "ContactCenter"
+    snapshotting_intervals = {CompanyQuota: 100, Company: 50, Agent: 100}
+
+    def _load(self, cls: type[A], error: type[NotFound], aggregate_id: UUID,
+              scope: UUID | None) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise error(f"no {cls.__name__.lower()} {aggregate_id}") from None
+        if not isinstance(aggregate, cls) or (scope and _company_of(aggregate) != scope):
+            raise error(f"no {cls.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def company(self, company_id: UUID, scope: UUID | None = None) -> Company:
+        return self._load(Company, CompanyNotFound, company_id, scope)
+
+    def queue(self, queue_id: UUID, scope: UUID | None = None) -> Queue:
+        return self._load(Queue, QueueNotFound, queue_id, scope)
+
+    def agent(self, agent_id: UUID, scope: UUID | None = None) -> Agent:
+        return self._load(Agent, AgentNotFound, agent_id, scope)
+
+    def interaction(self, interaction_id: UUID, scope: UUID | None = None) -> Interaction:
+        return self._load(Interaction, InteractionNotFound, interaction_id, scope)
+
+    def message_record(self, record_id: UUID, scope: UUID | None = None) -> MessageRecord:
+        return self._load(MessageRecord, MessageNotFound, record_id, scope)
+
+    def quarantined(self, record_id: UUID, scope: UUID | None = None) -> QuarantinedMessage:
+        return self._load(QuarantinedMessage, MessageNotFound, record_id, scope)
+
+    def quota(self, company_id: UUID) -> CompanyQuota:
+        return self._load(CompanyQuota, CompanyNotFound, CompanyQuota.create_id(company_id),
+                          None)
+
+    def token(self, token_id: UUID) -> AccessToken | None:
+        try:
+            token: Aggregate = self.repository.get(token_id)
+        except AggregateNotFoundError:
+            return None
+        return token if isinstance(token, AccessToken) else None
+
+    def batch(self) -> Batch:
+        return Batch(self)
+
+
+class Batch:
+    """The aggregates one command loads and changes, saved together in one transaction."""
+
+    def __init__(self, app: Repositories) -> None:
+        self.app = app
+        self.loaded: dict[UUID, Aggregate] = {}
+
+    def _cached(self, aggregate_id: UUID, load: Callable[[], A]) -> A:
+        if aggregate_id not in self.loaded:
+            self.loaded[aggregate_id] = load()
+        return self.loaded[aggregate_id]  # type: ignore[return-value]
+
+    def add(self, *aggregates: Aggregate) -> None:
+        for aggregate in aggregates:
+            self.loaded[aggregate.id] = aggregate
+
+    def company(self, company_id: UUID, scope: UUID | None = None) -> Company:
+        return self._cached(company_id, lambda: self.app.company(company_id, scope))
+
+    def agent(self, agent_id: UUID, scope: UUID | None = None) -> Agent:
+        return self._cached(agent_id, lambda: self.app.agent(agent_id, scope))
+
+    def queue(self, queue_id: UUID, scope: UUID | None = None) -> Queue:
+        return self._cached(queue_id, lambda: self.app.queue(queue_id, scope))
+
+    def interaction(self, interaction_id: UUID, scope: UUID | None = None) -> Interaction:
+        return self._cached(interaction_id, lambda: self.app.interaction(interaction_id, scope))
+
+    def quota(self, company_id: UUID) -> CompanyQuota:
+        return self._cached(CompanyQuota.create_id(company_id),
+                            lambda: self.app.quota(company_id))
+
+    def commit(self) -> int:
+        recordings = self.app.save(*self.loaded.values())
+        if recordings:
+            return recordings[-1].notification.id
+        return self.app.recorder.max_notification_id() or 0
+
+    def saved(self, aggregate: Aggregate) -> Saved:
+        self.add(aggregate)
+        return Saved(aggregate, self.commit())
+
+    def track(self, interaction: Interaction, *agent_ids: UUID | None, actor: Actor,
+              at: datetime) -> None:
+        """Brings each involved agent's workload in line with the interaction's new state."""
+        for agent_id in dict.fromkeys(a for a in agent_ids if a is not None):
+            agent = self.agent(agent_id)
+            owned = interaction.owner == agent_id and interaction.status in OWNED
+            active = owned and interaction.status == Status.ACTIVE
+            agent.track(interaction.id, owned=owned, active=active, actor=str(actor), at=at)
+
+    def park_active_of(self, agent_id: UUID, keep: UUID, *, at: datetime) -> None:
+        """One email at a time: the agent's other active email is parked by the system."""
+        agent = self.agent(agent_id)
+        if agent.active is None or agent.active == keep:
+            return
+        other = self.interaction(agent.active)
+        if other.status == Status.ACTIVE and other.owner == agent_id:
+            other.park(SYSTEM, at=at)
+        self.track(other, agent_id, actor=SYSTEM, at=at)
+
+
+def _company_of(aggregate: Aggregate) -> UUID:
+    company_id = getattr(aggregate, "company_id", None)
+    return company_id if isinstance(company_id, UUID) else aggregate.id

@@ -1,0 +1,31 @@
+"""Deterministic identities: the same input always names the same aggregate."""
+
+from __future__ import annotations
+
+from base64 import b32encode
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6f0c1c1e-6a4b-4f43-9f3e-2b1f3f9c0a11")
+
+
+def interaction_id_for(company_id: UUID, rfc_message_id: str) -> UUID:
+    """The interaction a first inbound message opens: the same mail posted twice → one id."""
+    return uuid5(NAMESPACE, f"interaction/{company_id}/{rfc_message_id}")
+
+
+def message_record_id(company_id: UUID, rfc_message_id: str) -> UUID:
+    """The record of one email (in or out) of a company, keyed by its Message-ID."""
+    return uuid5(NAMESPACE, f"message/{company_id}/{rfc_message_id}")
+
+
+def quota_id(company_id: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"quota/{company_id}")
+
+
+def token_id(token_hash: str) -> UUID:
+    return uuid5(NAMESPACE, f"token/{token_hash}")
+
+
+def short_ref(interaction_id: UUID) -> str:
+    """Ten base32 characters (50 bits) for the `[#REF]` subject token."""
+    return b32encode(interaction_id.bytes[:7]).decode()[:10]
