@@ -6,7 +6,7 @@ storage is only `self.save` and `self.repository`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.actors import SYSTEM, Actor
 from domain.agent import Agent
@@ -28,6 +28,7 @@ from domain.errors import (
     NotFound,
     QueueNotFound,
 )
+from domain.ids import message_record_id
 from domain.interaction import Interaction
 from domain.messages import OWNED, Status
 from domain.queue import Queue
@@ -74,6 +75,17 @@ class Repositories(Application[UUID]):
     name = "ContactCenter"
     snapshotting_intervals = {CompanyQuota: 100, Company: 50, Agent: 100}
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.saved_listeners: list[Callable[[int], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """Tells in-process readers (projection runners) that the log grew."""
+        super()._notify(recordings)
+        if recordings:
+            for listener in self.saved_listeners:
+                listener(recordings[-1].notification.id)
+
     def _load(self, cls: type[A], error: type[NotFound], aggregate_id: UUID,
               scope: UUID | None) -> A:
         try:
@@ -112,6 +124,14 @@ class Repositories(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return token if isinstance(token, AccessToken) else None
+
+    def last_inbound_record(self, interaction: Interaction) -> MessageRecord:
+        for rfc_message_id in reversed(interaction.message_ids):
+            record = self.message_record(
+                message_record_id(interaction.company_id, rfc_message_id))
+            if record.direction == "in":
+                return record
+        raise MessageNotFound(f"interaction {interaction.id} has no inbound email")
 
     def batch(self) -> Batch:
         return Batch(self)

@@ -1,0 +1,216 @@
+"""Commands on an interaction: each route maps to one application command."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter
+
+from api import outgoing
+from api.auth import Principal
+from api.bootstrap import Services
+from api.deps import CurrentUser, ServicesDep
+from api.presenters import interaction_out
+from api.schemas.interactions import (
+    CloseIn,
+    DraftIn,
+    ForwardIn,
+    InteractionOut,
+    NoteIn,
+    ReplyIn,
+    SubstatusIn,
+    TagsIn,
+    TransferIn,
+)
+from domain.application import Saved
+from domain.errors import InteractionNotFound
+from domain.interaction import Interaction
+
+router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
+
+
+def answer(saved: Saved, user: Principal, services: Services) -> InteractionOut:
+    interaction: Interaction = saved.aggregate
+    handling = interaction.handling_ms_at(services.clock())
+    return interaction_out(interaction, saved.position, user, handling)
+
+
+def scope_of(services: Services, user: Principal, interaction_id: UUID) -> UUID:
+    """The caller's company; the interaction must belong to it (checked by the command)."""
+    if user.company_id is None:  # the operator manages companies and reads no mail
+        raise InteractionNotFound(f"no interaction {interaction_id}")
+    return user.company_id
+
+
+@router.post("/{interaction_id}/accept")
+def accept(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Accept an interaction from its queue or an offer; the caller becomes its owner."""
+    saved = services.app.accept(interaction_id, scope=scope_of(services, user, interaction_id),
+                                by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/reject")
+def reject(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Reject an offer; the interaction goes back to waiting in its queue."""
+    saved = services.app.reject(interaction_id, scope=scope_of(services, user, interaction_id),
+                                by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/park")
+def park(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Park the active interaction: ownership kept, handling-time segment closed."""
+    saved = services.app.park(interaction_id, scope=scope_of(services, user, interaction_id),
+                              by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/resume")
+def resume(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Resume a parked interaction; any other active one of the owner is parked."""
+    saved = services.app.resume(interaction_id, scope=scope_of(services, user, interaction_id),
+                                by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/reply")
+def reply(interaction_id: UUID, body: ReplyIn, user: CurrentUser,
+          services: ServicesDep) -> InteractionOut:
+    """Queue a reply in the customer's thread; the outbox delivers it over SMTP."""
+    scope = scope_of(services, user, interaction_id)
+    now = services.clock()
+    interaction = services.app.interaction(interaction_id, scope)
+    message = outgoing.reply(services.blobs, interaction, body_text=body.body_text,
+                             body_html=body.body_html, to=body.to, cc=body.cc,
+                             reply_all=body.reply_all, at=now)
+    saved = services.app.queue_reply(interaction_id, message, forward=False, scope=scope,
+                                     by=user.actor, at=now)
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/forward")
+def forward(interaction_id: UUID, body: ForwardIn, user: CurrentUser,
+            services: ServicesDep) -> InteractionOut:
+    """Queue a forward of the customer's last email to someone else."""
+    scope = scope_of(services, user, interaction_id)
+    now = services.clock()
+    interaction = services.app.interaction(interaction_id, scope)
+    record = services.app.last_inbound_record(interaction)
+    original = services.blobs.get(record.blob)
+    message = outgoing.forward(services.blobs, interaction, original, to=body.to, cc=body.cc,
+                               body_text=body.body_text, body_html=body.body_html, at=now)
+    saved = services.app.queue_reply(interaction_id, message, forward=True, scope=scope,
+                                     by=user.actor, at=now)
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/transfer")
+def transfer(interaction_id: UUID, body: TransferIn, user: CurrentUser,
+             services: ServicesDep) -> InteractionOut:
+    """Transfer to another agent (who then owns it, parked) or to a queue."""
+    scope = scope_of(services, user, interaction_id)
+    if body.to_agent_id is not None:
+        saved = services.app.transfer_to_agent(interaction_id, body.to_agent_id, scope=scope,
+                                               by=user.actor, at=services.clock())
+    else:
+        assert body.to_queue_id is not None
+        saved = services.app.transfer_to_queue(interaction_id, body.to_queue_id, scope=scope,
+                                               by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/return")
+def return_to_queue(interaction_id: UUID, user: CurrentUser,
+                    services: ServicesDep) -> InteractionOut:
+    """Give the interaction back to its queue."""
+    saved = services.app.return_to_queue(
+        interaction_id, scope=scope_of(services, user, interaction_id), by=user.actor,
+        at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/notes")
+def add_note(interaction_id: UUID, body: NoteIn, user: CurrentUser,
+             services: ServicesDep) -> InteractionOut:
+    """Add an internal note (never sent to the customer)."""
+    saved = services.app.add_note(interaction_id, uuid4(), body.text,
+                                  scope=scope_of(services, user, interaction_id),
+                                  by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.put("/{interaction_id}/draft")
+def save_draft(interaction_id: UUID, body: DraftIn, user: CurrentUser,
+               services: ServicesDep) -> InteractionOut:
+    """Save the caller's draft, replacing the previous one."""
+    saved = services.app.save_draft(interaction_id, body.model_dump(),
+                                    scope=scope_of(services, user, interaction_id),
+                                    by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.delete("/{interaction_id}/draft")
+def discard_draft(interaction_id: UUID, user: CurrentUser,
+                  services: ServicesDep) -> InteractionOut:
+    """Discard the caller's draft."""
+    saved = services.app.discard_draft(interaction_id,
+                                       scope=scope_of(services, user, interaction_id),
+                                       by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/substatus")
+def set_substatus(interaction_id: UUID, body: SubstatusIn, user: CurrentUser,
+                  services: ServicesDep) -> InteractionOut:
+    """Set a sub-status such as Pending, or clear it with null."""
+    saved = services.app.set_substatus(interaction_id, body.substatus,
+                                       scope=scope_of(services, user, interaction_id),
+                                       by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/tags")
+def change_tags(interaction_id: UUID, body: TagsIn, user: CurrentUser,
+                services: ServicesDep) -> InteractionOut:
+    """Add and remove tags."""
+    saved = services.app.change_tags(interaction_id, add=body.add, remove=body.remove,
+                                     scope=scope_of(services, user, interaction_id),
+                                     by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/mark-unread")
+def mark_unread(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Mark as unread."""
+    saved = services.app.mark(interaction_id, unread=True,
+                              scope=scope_of(services, user, interaction_id), by=user.actor,
+                              at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/mark-read")
+def mark_read(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Mark as read."""
+    saved = services.app.mark(interaction_id, unread=False,
+                              scope=scope_of(services, user, interaction_id), by=user.actor,
+                              at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/close")
+def close(interaction_id: UUID, body: CloseIn, user: CurrentUser,
+          services: ServicesDep) -> InteractionOut:
+    """Close with a disposition path (mandatory where the company says so)."""
+    saved = services.app.close_interaction(interaction_id, body.disposition,
+                                           scope=scope_of(services, user, interaction_id),
+                                           by=user.actor, at=services.clock())
+    return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/reopen")
+def reopen(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Reopen: an agent takes it back active; a supervisor or admin sends it to its queue."""
+    saved = services.app.reopen(interaction_id, scope=scope_of(services, user, interaction_id),
+                                by=user.actor, at=services.clock())
+    return answer(saved, user, services)

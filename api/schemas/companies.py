@@ -1,0 +1,107 @@
+"""Wire shapes of company configuration."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from api.schemas.common import Body, Out
+
+
+class CompanyIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    open_limit: int = Field(ge=1, le=1_000_000)
+    timezone: str = Field(default="UTC", max_length=64)
+
+
+class CompanyOut(Out):
+    id: UUID
+    name: str
+    timezone: str
+    open_limit: int
+    mailboxes: list[dict[str, str]]
+    routing_rules: list[dict[str, Any]]
+    routing_version: int
+    dispositions: dict[str, Any]
+    substatuses: list[str]
+    position: int
+
+
+class UserIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    role: Literal["agent", "supervisor", "admin"]
+    queues: list[UUID] = Field(default_factory=list, max_length=100)
+    capacity: int = Field(default=3, ge=1, le=100)
+
+
+class UserOut(Out):
+    id: UUID
+    company_id: UUID
+    name: str
+    email: str
+    role: str
+    queues: list[UUID]
+    capacity: int
+    logged_in: bool
+    paused_reason: str | None
+    on_call: bool
+    held: list[UUID]
+    active: UUID | None
+    position: int
+
+
+class NewUserOut(UserOut):
+    token: str
+
+
+class QueueIn(Body):
+    name: str = Field(min_length=1, max_length=100)
+    priority: int = Field(default=0, ge=0, le=100)
+
+
+class QueueOut(Out):
+    id: UUID
+    company_id: UUID
+    name: str
+    priority: int
+    closed: bool
+    position: int
+
+
+class MailboxIn(Body):
+    address: str = Field(min_length=3, max_length=320)
+    default_queue_id: UUID
+
+
+class RulesIn(Body):
+    rules: list[dict[str, Any]] = Field(max_length=200)
+
+
+class OpenLimitIn(Body):
+    open_limit: int = Field(ge=1, le=1_000_000)
+
+
+class DispositionNode(Body):
+    name: str = Field(min_length=1, max_length=100)
+    children: list[DispositionNode] = Field(default_factory=list, max_length=100)
+
+
+class DispositionsIn(Body):
+    tree: list[DispositionNode] = Field(max_length=100)
+    mandatory: bool = False
+    default: list[str] | None = Field(default=None, max_length=3)
+    timeout_seconds: int | None = Field(default=None, ge=1)
+
+
+class SubstatusesIn(Body):
+    substatuses: list[str] = Field(max_length=50)
+
+
+class LimitsOut(Out):
+    company_id: UUID
+    open_count: int
+    open_limit: int
+    paused: bool

@@ -1,0 +1,44 @@
+"""Configuration from the environment (DESIGN §6); the defaults give the embedded mode."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.persistence import Persistence, PostgresTarget
+
+
+class Settings(BaseModel):
+    """Everything a process needs to know about where it runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    database_schema: str = "public"
+    redis_url: str | None = None
+    admin_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str | None = None
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    run_workers: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in cls.model_fields:
+            raw = env.get(f"INBOXFLOW_{field.upper()}")
+            if raw not in (None, ""):
+                values[field] = raw
+        return cls.model_validate(values)
+
+    def persistence(self) -> Persistence:
+        postgres = None
+        if self.database_url:
+            postgres = PostgresTarget.from_url(self.database_url, schema=self.database_schema)
+        return Persistence(data_dir=self.data_dir, postgres=postgres)
