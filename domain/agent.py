@@ -85,8 +85,17 @@ class Agent(Aggregate):
 
     @event(Registered)
     def __init__(
-        self, *, id: UUID, company_id: UUID, name: str, email: str, role: str,
-        queue_ids: list[UUID], capacity: int, actor: str, timestamp: datetime,
+        self,
+        *,
+        id: UUID,
+        company_id: UUID,
+        name: str,
+        email: str,
+        role: str,
+        queue_ids: list[UUID],
+        capacity: int,
+        actor: str,
+        timestamp: datetime,
     ) -> None:
         self.company_id, self.name, self.email, self.role = company_id, name, email, role
         self.queue_ids, self.capacity = list(queue_ids), capacity
@@ -100,15 +109,30 @@ class Agent(Aggregate):
 
     @classmethod
     def register(
-        cls, agent_id: UUID, company_id: UUID, *, name: str, email: str, role: str,
-        queue_ids: list[UUID], capacity: int, actor: str, at: datetime,
+        cls,
+        agent_id: UUID,
+        company_id: UUID,
+        *,
+        name: str,
+        email: str,
+        role: str,
+        queue_ids: list[UUID],
+        capacity: int,
+        actor: str,
+        at: datetime,
     ) -> Agent:
         if not 1 <= len(name.strip()) <= 200:
             raise InvalidInput("user names are 1-200 characters")
         return cls(
-            id=agent_id, company_id=company_id, name=name.strip(), email=email,
-            role=check_role(role), queue_ids=list(dict.fromkeys(queue_ids)),
-            capacity=_check_capacity(capacity), actor=actor, timestamp=at,
+            id=agent_id,
+            company_id=company_id,
+            name=name.strip(),
+            email=email,
+            role=check_role(role),
+            queue_ids=list(dict.fromkeys(queue_ids)),
+            capacity=_check_capacity(capacity),
+            actor=actor,
+            timestamp=at,
         )
 
     @property
@@ -246,13 +270,20 @@ class Agent(Aggregate):
             now_active = None
         if sorted(held) != sorted(self.held) or now_active != self.active:
             self._workload_changed(
-                held=held, active=now_active, interaction_id=interaction_id, actor=actor,
+                held=held,
+                active=now_active,
+                interaction_id=interaction_id,
+                actor=actor,
                 timestamp=at,
             )
 
     @event(WorkloadChanged)
     def _workload_changed(
-        self, held: list[UUID], active: UUID | None, interaction_id: UUID, actor: str,
+        self,
+        held: list[UUID],
+        active: UUID | None,
+        interaction_id: UUID,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self.held, self.active = held, active

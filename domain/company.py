@@ -109,7 +109,13 @@ class Company(Aggregate):
 
     @event(Created)
     def __init__(
-        self, *, id: UUID, name: str, timezone: str, open_limit: int, actor: str,
+        self,
+        *,
+        id: UUID,
+        name: str,
+        timezone: str,
+        open_limit: int,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self.name, self.timezone, self.open_limit = name, timezone, open_limit
@@ -124,14 +130,24 @@ class Company(Aggregate):
 
     @classmethod
     def create(
-        cls, company_id: UUID, name: str, timezone: str, open_limit: int, *, actor: str,
+        cls,
+        company_id: UUID,
+        name: str,
+        timezone: str,
+        open_limit: int,
+        *,
+        actor: str,
         at: datetime,
     ) -> Company:
         if not 1 <= len(name.strip()) <= 200:
             raise InvalidInput("company name must be 1-200 characters")
         return cls(
-            id=company_id, name=name.strip(), timezone=check_timezone(timezone),
-            open_limit=check_open_limit(open_limit), actor=actor, timestamp=at,
+            id=company_id,
+            name=name.strip(),
+            timezone=check_timezone(timezone),
+            open_limit=check_open_limit(open_limit),
+            actor=actor,
+            timestamp=at,
         )
 
     def set_open_limit(self, open_limit: int, *, actor: str, at: datetime) -> None:
@@ -146,25 +162,42 @@ class Company(Aggregate):
         return next((m for m in self.mailboxes.values() if m["address"] == wanted), None)
 
     def add_mailbox(
-        self, mailbox_id: UUID, address: str, default_queue_id: UUID, *, actor: str,
+        self,
+        mailbox_id: UUID,
+        address: str,
+        default_queue_id: UUID,
+        *,
+        actor: str,
         at: datetime,
     ) -> None:
         if self.mailbox_by_address(address) is not None:
             raise DuplicateMailbox(f"company {self.id} already has a mailbox {address}")
         self._mailbox_added(
-            mailbox_id=mailbox_id, address=address.casefold(), default_queue_id=default_queue_id,
-            actor=actor, timestamp=at,
+            mailbox_id=mailbox_id,
+            address=address.casefold(),
+            default_queue_id=default_queue_id,
+            actor=actor,
+            timestamp=at,
         )
 
     @event(MailboxAdded)
     def _mailbox_added(
-        self, mailbox_id: UUID, address: str, default_queue_id: UUID, actor: str,
+        self,
+        mailbox_id: UUID,
+        address: str,
+        default_queue_id: UUID,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self._put_mailbox(mailbox_id, address, default_queue_id)
 
     def change_mailbox(
-        self, mailbox_id: UUID, address: str, default_queue_id: UUID, *, actor: str,
+        self,
+        mailbox_id: UUID,
+        address: str,
+        default_queue_id: UUID,
+        *,
+        actor: str,
         at: datetime,
     ) -> None:
         self._require_mailbox(mailbox_id)
@@ -172,20 +205,29 @@ class Company(Aggregate):
         if other is not None and other["id"] != str(mailbox_id):
             raise DuplicateMailbox(f"company {self.id} already has a mailbox {address}")
         self._mailbox_changed(
-            mailbox_id=mailbox_id, address=address.casefold(), default_queue_id=default_queue_id,
-            actor=actor, timestamp=at,
+            mailbox_id=mailbox_id,
+            address=address.casefold(),
+            default_queue_id=default_queue_id,
+            actor=actor,
+            timestamp=at,
         )
 
     @event(MailboxChanged)
     def _mailbox_changed(
-        self, mailbox_id: UUID, address: str, default_queue_id: UUID, actor: str,
+        self,
+        mailbox_id: UUID,
+        address: str,
+        default_queue_id: UUID,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self._put_mailbox(mailbox_id, address, default_queue_id)
 
     def _put_mailbox(self, mailbox_id: UUID, address: str, default_queue_id: UUID) -> None:
         self.mailboxes[str(mailbox_id)] = {
-            "id": str(mailbox_id), "address": address, "default_queue_id": str(default_queue_id),
+            "id": str(mailbox_id),
+            "address": address,
+            "default_queue_id": str(default_queue_id),
         }
 
     def remove_mailbox(self, mailbox_id: UUID, *, actor: str, at: datetime) -> None:
@@ -207,7 +249,9 @@ class Company(Aggregate):
     ) -> tuple[Rule, ...]:
         parsed = parse_rules(rules)
         self._routing_rules_replaced(
-            rules=rules_to_payload(parsed), version=self.routing_version + 1, actor=actor,
+            rules=rules_to_payload(parsed),
+            version=self.routing_version + 1,
+            actor=actor,
             timestamp=at,
         )
         return parsed
@@ -222,8 +266,14 @@ class Company(Aggregate):
         return parse_rules(self.routing_rules)
 
     def define_dispositions(
-        self, tree: list[dict[str, Any]], *, mandatory: bool, default: list[str] | None,
-        timeout_seconds: int | None, actor: str, at: datetime,
+        self,
+        tree: list[dict[str, Any]],
+        *,
+        mandatory: bool,
+        default: list[str] | None,
+        timeout_seconds: int | None,
+        actor: str,
+        at: datetime,
     ) -> None:
         _check_tree(tree)
         if default is not None and not _path_in_tree(tree, default):
@@ -231,14 +281,23 @@ class Company(Aggregate):
         if timeout_seconds is not None and (timeout_seconds <= 0 or default is None):
             raise InvalidInput("a disposition timeout needs a default and must be positive")
         self._dispositions_defined(
-            tree=tree, mandatory=mandatory, default=default, timeout_seconds=timeout_seconds,
-            actor=actor, timestamp=at,
+            tree=tree,
+            mandatory=mandatory,
+            default=default,
+            timeout_seconds=timeout_seconds,
+            actor=actor,
+            timestamp=at,
         )
 
     @event(DispositionsDefined)
     def _dispositions_defined(
-        self, tree: list[dict[str, Any]], mandatory: bool, default: list[str] | None,
-        timeout_seconds: int | None, actor: str, timestamp: datetime,
+        self,
+        tree: list[dict[str, Any]],
+        mandatory: bool,
+        default: list[str] | None,
+        timeout_seconds: int | None,
+        actor: str,
+        timestamp: datetime,
     ) -> None:
         self.disposition_tree, self.disposition_mandatory = tree, mandatory
         self.default_disposition, self.disposition_timeout_seconds = default, timeout_seconds

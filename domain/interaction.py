@@ -187,8 +187,15 @@ class Interaction(Aggregate):
 
     @event(Received)
     def __init__(
-        self, *, id: UUID, company_id: UUID, mailbox: str, message: MessageInfo,
-        continues: UUID | None, actor: str, timestamp: datetime,
+        self,
+        *,
+        id: UUID,
+        company_id: UUID,
+        mailbox: str,
+        message: MessageInfo,
+        continues: UUID | None,
+        actor: str,
+        timestamp: datetime,
     ) -> None:
         self.company_id, self.mailbox = company_id, mailbox
         self.status = Status.RECEIVED
@@ -213,14 +220,29 @@ class Interaction(Aggregate):
 
     @classmethod
     def start_outbound(
-        cls, interaction_id: UUID, company_id: UUID, *, mailbox: str, queue_id: UUID,
-        agent_id: UUID, message: MessageInfo, actor: Actor, at: datetime,
+        cls,
+        interaction_id: UUID,
+        company_id: UUID,
+        *,
+        mailbox: str,
+        queue_id: UUID,
+        agent_id: UUID,
+        message: MessageInfo,
+        actor: Actor,
+        at: datetime,
     ) -> Interaction:
         """An agent writes first: the interaction starts active, owned by its author."""
         return cls._create(
-            cls.Started, id=interaction_id, company_id=company_id, mailbox=mailbox,
-            message=message, continues=None, queue_id=queue_id, agent_id=agent_id,
-            actor=str(actor), timestamp=at,
+            cls.Started,
+            id=interaction_id,
+            company_id=company_id,
+            mailbox=mailbox,
+            message=message,
+            continues=None,
+            queue_id=queue_id,
+            agent_id=agent_id,
+            actor=str(actor),
+            timestamp=at,
         )
 
     @property
@@ -254,18 +276,26 @@ class Interaction(Aggregate):
 
     # --- routing and distribution -------------------------------------------------------
 
-    def route(self, queue_id: UUID, rule_id: str | None, version: int, reason: str,
-              *, at: datetime) -> None:
+    def route(
+        self, queue_id: UUID, rule_id: str | None, version: int, reason: str, *, at: datetime
+    ) -> None:
         self._require("route", Status.RECEIVED)
-        self._routed(queue_id=queue_id, rule_id=rule_id, rule_set_version=version,
-                     reason=reason, actor="system", timestamp=at)
+        self._routed(
+            queue_id=queue_id,
+            rule_id=rule_id,
+            rule_set_version=version,
+            reason=reason,
+            actor="system",
+            timestamp=at,
+        )
 
     def offer(self, agent_id: UUID, reason: dict[str, Any], *, at: datetime) -> None:
         self._require("offer", Status.QUEUED)
         if agent_id in self.rejected_by:
             raise RuleViolated(f"agent {agent_id} already rejected interaction {self.id}")
-        self._offered(agent_id=agent_id, queue_id=self.queue_id, reason=reason,
-                      actor="system", timestamp=at)
+        self._offered(
+            agent_id=agent_id, queue_id=self.queue_id, reason=reason, actor="system", timestamp=at
+        )
 
     def reject_offer(self, by: Actor, *, at: datetime) -> None:
         self._require("reject", Status.OFFERED)
@@ -290,8 +320,13 @@ class Interaction(Aggregate):
     def park(self, by: Actor, *, at: datetime) -> None:
         self._require("park", Status.ACTIVE)
         self._require_owner(by)
-        self._parked(agent_id=self.owner, segment_started_at=self.active_since,
-                     segment_ms=self._segment_ms(at), actor=str(by), timestamp=at)
+        self._parked(
+            agent_id=self.owner,
+            segment_started_at=self.active_since,
+            segment_ms=self._segment_ms(at),
+            actor=str(by),
+            timestamp=at,
+        )
 
     def resume(self, by: Actor, *, at: datetime) -> None:
         self._require("resume", Status.PARKED)
@@ -331,24 +366,41 @@ class Interaction(Aggregate):
         self._require_owner(by)
         if agent_id == self.owner:
             raise RuleViolated(f"interaction {self.id} is already owned by {agent_id}")
-        self._transferred(from_agent_id=self.owner, to_agent_id=agent_id, to_queue_id=None,
-                          queue_id=self.queue_id, segment_ms=self._segment_ms(at),
-                          actor=str(by), timestamp=at)
+        self._transferred(
+            from_agent_id=self.owner,
+            to_agent_id=agent_id,
+            to_queue_id=None,
+            queue_id=self.queue_id,
+            segment_ms=self._segment_ms(at),
+            actor=str(by),
+            timestamp=at,
+        )
 
     def transfer_to_queue(self, queue_id: UUID, by: Actor, *, at: datetime) -> None:
         self._require("transfer", *OPEN - {Status.RECEIVED})
         self._require_owner(by)
         if queue_id == self.queue_id and self.status not in OWNED:
             raise RuleViolated(f"interaction {self.id} already waits in queue {queue_id}")
-        self._transferred(from_agent_id=self.owner, to_agent_id=None, to_queue_id=queue_id,
-                          queue_id=queue_id, segment_ms=self._segment_ms(at),
-                          actor=str(by), timestamp=at)
+        self._transferred(
+            from_agent_id=self.owner,
+            to_agent_id=None,
+            to_queue_id=queue_id,
+            queue_id=queue_id,
+            segment_ms=self._segment_ms(at),
+            actor=str(by),
+            timestamp=at,
+        )
 
     def return_to_queue(self, by: Actor, *, at: datetime) -> None:
         self._require("return", *OWNED)
         self._require_owner(by)
-        self._returned_to_queue(agent_id=self.owner, queue_id=self.queue_id,
-                                segment_ms=self._segment_ms(at), actor=str(by), timestamp=at)
+        self._returned_to_queue(
+            agent_id=self.owner,
+            queue_id=self.queue_id,
+            segment_ms=self._segment_ms(at),
+            actor=str(by),
+            timestamp=at,
+        )
 
     def add_note(self, note_id: UUID, text: str, by: Actor, *, at: datetime) -> None:
         if not 1 <= len(text.strip()) <= MAX_NOTE:
@@ -364,8 +416,9 @@ class Interaction(Aggregate):
     def discard_draft(self, by: Actor, *, at: datetime) -> None:
         if self.draft is None or self.draft["agent_id"] != str(by.user_id):
             raise NoDraft(f"interaction {self.id} has no draft of {by.user_id}")
-        self._draft_discarded(agent_id=UUID(self.draft["agent_id"]), reason="discarded",
-                              actor=str(by), timestamp=at)
+        self._draft_discarded(
+            agent_id=UUID(self.draft["agent_id"]), reason="discarded", actor=str(by), timestamp=at
+        )
 
     def set_substatus(self, substatus: str, by: Actor, *, at: datetime) -> None:
         self._require("set a sub-status on", *OPEN - {Status.RECEIVED})
@@ -405,10 +458,20 @@ class Interaction(Aggregate):
         if required and not disposition:
             raise DispositionRequired(f"closing interaction {self.id} needs a disposition")
         if self.draft is not None:
-            self._draft_discarded(agent_id=UUID(str(self.draft["agent_id"])), reason="closed",
-                                  actor=str(by), timestamp=at)
-        self._closed(disposition=disposition, agent_id=self.owner, queue_id=self.queue_id,
-                     segment_ms=self._segment_ms(at), actor=str(by), timestamp=at)
+            self._draft_discarded(
+                agent_id=UUID(str(self.draft["agent_id"])),
+                reason="closed",
+                actor=str(by),
+                timestamp=at,
+            )
+        self._closed(
+            disposition=disposition,
+            agent_id=self.owner,
+            queue_id=self.queue_id,
+            segment_ms=self._segment_ms(at),
+            actor=str(by),
+            timestamp=at,
+        )
 
     def reopen(self, by: Actor, *, at: datetime) -> None:
         """An agent reopens into their own hands; anyone else sends it back to its queue."""
@@ -430,17 +493,34 @@ class Interaction(Aggregate):
 
     def _release(self, queue_id: UUID | None) -> None:
         self.status, self.queue_id, self.owner, self.offered_to = (
-            Status.QUEUED, queue_id, None, None)
+            Status.QUEUED,
+            queue_id,
+            None,
+            None,
+        )
         self.rejected_by = []
 
     @event(Routed)
-    def _routed(self, queue_id: UUID, rule_id: str | None, rule_set_version: int, reason: str,
-                actor: str, timestamp: datetime) -> None:
+    def _routed(
+        self,
+        queue_id: UUID,
+        rule_id: str | None,
+        rule_set_version: int,
+        reason: str,
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self._release(queue_id)
 
     @event(Offered)
-    def _offered(self, agent_id: UUID, queue_id: UUID | None, reason: dict[str, Any],
-                 actor: str, timestamp: datetime) -> None:
+    def _offered(
+        self,
+        agent_id: UUID,
+        queue_id: UUID | None,
+        reason: dict[str, Any],
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self.status, self.offered_to = Status.OFFERED, agent_id
 
     @event(OfferRejected)
@@ -454,15 +534,22 @@ class Interaction(Aggregate):
         self._offer_rejected(agent_id, actor, timestamp)
 
     @event(Accepted)
-    def _accepted(self, agent_id: UUID | None, queue_id: UUID | None, actor: str,
-                  timestamp: datetime) -> None:
+    def _accepted(
+        self, agent_id: UUID | None, queue_id: UUID | None, actor: str, timestamp: datetime
+    ) -> None:
         self.status, self.owner, self.offered_to = Status.ACTIVE, agent_id, None
         self.active_since, self.unread, self.rejected_by = timestamp, False, []
         self.first_agent = self.first_agent or agent_id
 
     @event(Parked)
-    def _parked(self, agent_id: UUID | None, segment_started_at: datetime | None,
-                segment_ms: int, actor: str, timestamp: datetime) -> None:
+    def _parked(
+        self,
+        agent_id: UUID | None,
+        segment_started_at: datetime | None,
+        segment_ms: int,
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self.status = Status.PARKED
         self._end_segment(segment_ms)
 
@@ -471,26 +558,30 @@ class Interaction(Aggregate):
         self.status, self.active_since = Status.ACTIVE, timestamp
 
     @event(ReplyQueued)
-    def _reply_queued(self, agent_id: UUID | None, message: MessageInfo, actor: str,
-                      timestamp: datetime) -> None:
+    def _reply_queued(
+        self, agent_id: UUID | None, message: MessageInfo, actor: str, timestamp: datetime
+    ) -> None:
         self.outbox.append(message["record_id"])
         self.message_ids.append(message["rfc_message_id"])
         self.participants = _participants(self.participants, message)
 
     @event(ForwardQueued)
-    def _forward_queued(self, agent_id: UUID | None, message: MessageInfo, actor: str,
-                        timestamp: datetime) -> None:
+    def _forward_queued(
+        self, agent_id: UUID | None, message: MessageInfo, actor: str, timestamp: datetime
+    ) -> None:
         self.outbox.append(message["record_id"])
         self.message_ids.append(message["rfc_message_id"])
 
     @event(ReplySent)
-    def _reply_sent(self, record_id: str, smtp_response: str, actor: str,
-                    timestamp: datetime) -> None:
+    def _reply_sent(
+        self, record_id: str, smtp_response: str, actor: str, timestamp: datetime
+    ) -> None:
         self.outbox.remove(record_id)
 
     @event(ForwardSent)
-    def _forward_sent(self, record_id: str, smtp_response: str, actor: str,
-                      timestamp: datetime) -> None:
+    def _forward_sent(
+        self, record_id: str, smtp_response: str, actor: str, timestamp: datetime
+    ) -> None:
         self.outbox.remove(record_id)
 
     @event(SendFailed)
@@ -504,9 +595,16 @@ class Interaction(Aggregate):
         self.participants = _participants(self.participants, message)
 
     @event(Transferred)
-    def _transferred(self, from_agent_id: UUID | None, to_agent_id: UUID | None,
-                     to_queue_id: UUID | None, queue_id: UUID | None, segment_ms: int,
-                     actor: str, timestamp: datetime) -> None:
+    def _transferred(
+        self,
+        from_agent_id: UUID | None,
+        to_agent_id: UUID | None,
+        to_queue_id: UUID | None,
+        queue_id: UUID | None,
+        segment_ms: int,
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self._end_segment(segment_ms)
         if to_agent_id is None:
             self._release(queue_id)
@@ -514,8 +612,14 @@ class Interaction(Aggregate):
             self.status, self.owner, self.offered_to = Status.PARKED, to_agent_id, None
 
     @event(ReturnedToQueue)
-    def _returned_to_queue(self, agent_id: UUID | None, queue_id: UUID | None,
-                           segment_ms: int, actor: str, timestamp: datetime) -> None:
+    def _returned_to_queue(
+        self,
+        agent_id: UUID | None,
+        queue_id: UUID | None,
+        segment_ms: int,
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self._end_segment(segment_ms)
         self._release(queue_id)
 
@@ -524,13 +628,15 @@ class Interaction(Aggregate):
         pass
 
     @event(DraftSaved)
-    def _draft_saved(self, agent_id: UUID | None, draft: dict[str, Any], actor: str,
-                     timestamp: datetime) -> None:
+    def _draft_saved(
+        self, agent_id: UUID | None, draft: dict[str, Any], actor: str, timestamp: datetime
+    ) -> None:
         self.draft = {**draft, "agent_id": str(agent_id), "saved_at": timestamp.isoformat()}
 
     @event(DraftDiscarded)
-    def _draft_discarded(self, agent_id: UUID, reason: str, actor: str,
-                         timestamp: datetime) -> None:
+    def _draft_discarded(
+        self, agent_id: UUID, reason: str, actor: str, timestamp: datetime
+    ) -> None:
         self.draft = None
 
     @event(SubstatusSet)
@@ -558,14 +664,22 @@ class Interaction(Aggregate):
         self.unread = False
 
     @event(Closed)
-    def _closed(self, disposition: list[str], agent_id: UUID | None, queue_id: UUID | None,
-                segment_ms: int, actor: str, timestamp: datetime) -> None:
+    def _closed(
+        self,
+        disposition: list[str],
+        agent_id: UUID | None,
+        queue_id: UUID | None,
+        segment_ms: int,
+        actor: str,
+        timestamp: datetime,
+    ) -> None:
         self._end_segment(segment_ms)
         self.status, self.offered_to, self.disposition = Status.CLOSED, None, disposition
 
     @event(Reopened)
-    def _reopened(self, agent_id: UUID | None, queue_id: UUID | None, actor: str,
-                  timestamp: datetime) -> None:
+    def _reopened(
+        self, agent_id: UUID | None, queue_id: UUID | None, actor: str, timestamp: datetime
+    ) -> None:
         self.disposition, self.substatus = None, None
         if agent_id is None:
             self._release(queue_id)

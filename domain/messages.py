@@ -64,9 +64,16 @@ class InboundEmail:
 
     def info(self, record_id: UUID) -> MessageInfo:
         return MessageInfo(
-            record_id=str(record_id), rfc_message_id=self.rfc_message_id, direction="in",
-            sender=self.sender.casefold(), sender_name=self.sender_name, to=list(self.to),
-            cc=list(self.cc), subject=self.subject, snippet=self.snippet, blob=self.blob,
+            record_id=str(record_id),
+            rfc_message_id=self.rfc_message_id,
+            direction="in",
+            sender=self.sender.casefold(),
+            sender_name=self.sender_name,
+            to=list(self.to),
+            cc=list(self.cc),
+            subject=self.subject,
+            snippet=self.snippet,
+            blob=self.blob,
             attachments=list(self.attachments),
         )
 

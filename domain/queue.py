@@ -44,7 +44,13 @@ class Queue(Aggregate):
 
     @event(Created)
     def __init__(
-        self, *, id: UUID, company_id: UUID, name: str, priority: int, actor: str,
+        self,
+        *,
+        id: UUID,
+        company_id: UUID,
+        name: str,
+        priority: int,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self.company_id, self.name, self.priority = company_id, name, priority
@@ -52,12 +58,22 @@ class Queue(Aggregate):
 
     @classmethod
     def create(
-        cls, queue_id: UUID, company_id: UUID, name: str, priority: int, *, actor: str,
+        cls,
+        queue_id: UUID,
+        company_id: UUID,
+        name: str,
+        priority: int,
+        *,
+        actor: str,
         at: datetime,
     ) -> Queue:
         return cls(
-            id=queue_id, company_id=company_id, name=_check_name(name),
-            priority=_check_priority(priority), actor=actor, timestamp=at,
+            id=queue_id,
+            company_id=company_id,
+            name=_check_name(name),
+            priority=_check_priority(priority),
+            actor=actor,
+            timestamp=at,
         )
 
     def rename(self, name: str, *, actor: str, at: datetime) -> None:

@@ -45,16 +45,16 @@ class CompanyQuota(Aggregate):
                 f"company {self.company_id} has {self.open_count} emails in progress "
                 f"(limit {limit})"
             )
-        self._reserved(interaction_id=interaction_id, open_count=self.open_count + 1,
-                       timestamp=at)
+        self._reserved(interaction_id=interaction_id, open_count=self.open_count + 1, timestamp=at)
 
     @event(Reserved)
     def _reserved(self, interaction_id: UUID, open_count: int, timestamp: datetime) -> None:
         self.open_count = open_count
 
     def release(self, interaction_id: UUID, *, at: datetime) -> None:
-        self._released(interaction_id=interaction_id, open_count=max(0, self.open_count - 1),
-                       timestamp=at)
+        self._released(
+            interaction_id=interaction_id, open_count=max(0, self.open_count - 1), timestamp=at
+        )
 
     @event(Released)
     def _released(self, interaction_id: UUID, open_count: int, timestamp: datetime) -> None:

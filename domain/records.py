@@ -27,8 +27,14 @@ class MessageRecord(Aggregate):
 
     @event(Recorded)
     def __init__(
-        self, *, company_id: UUID, rfc_message_id: str, interaction_id: UUID, direction: str,
-        blob: str, timestamp: datetime,
+        self,
+        *,
+        company_id: UUID,
+        rfc_message_id: str,
+        interaction_id: UUID,
+        direction: str,
+        blob: str,
+        timestamp: datetime,
     ) -> None:
         self.company_id, self.rfc_message_id = company_id, rfc_message_id
         self.interaction_id, self.direction, self.blob = interaction_id, direction, blob
@@ -50,7 +56,14 @@ class QuarantinedMessage(Aggregate):
 
     @event(Quarantined)
     def __init__(
-        self, *, id: UUID, company_id: UUID, blob: str, reason: str, source: str, actor: str,
+        self,
+        *,
+        id: UUID,
+        company_id: UUID,
+        blob: str,
+        reason: str,
+        source: str,
+        actor: str,
         timestamp: datetime,
     ) -> None:
         self.company_id, self.blob, self.reason, self.source = company_id, blob, reason, source
@@ -80,8 +93,14 @@ class AccessToken(Aggregate):
 
     @event(Issued)
     def __init__(
-        self, *, id: UUID, user_id: UUID, company_id: UUID, expires_at: datetime | None,
-        actor: str, timestamp: datetime,
+        self,
+        *,
+        id: UUID,
+        user_id: UUID,
+        company_id: UUID,
+        expires_at: datetime | None,
+        actor: str,
+        timestamp: datetime,
     ) -> None:
         self.user_id, self.company_id, self.expires_at = user_id, company_id, expires_at
         self.revoked = False

@@ -86,8 +86,9 @@ class Repositories(Application[UUID]):
             for listener in self.saved_listeners:
                 listener(recordings[-1].notification.id)
 
-    def _load(self, cls: type[A], error: type[NotFound], aggregate_id: UUID,
-              scope: UUID | None) -> A:
+    def _load(
+        self, cls: type[A], error: type[NotFound], aggregate_id: UUID, scope: UUID | None
+    ) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -115,8 +116,7 @@ class Repositories(Application[UUID]):
         return self._load(QuarantinedMessage, MessageNotFound, record_id, scope)
 
     def quota(self, company_id: UUID) -> CompanyQuota:
-        return self._load(CompanyQuota, CompanyNotFound, CompanyQuota.create_id(company_id),
-                          None)
+        return self._load(CompanyQuota, CompanyNotFound, CompanyQuota.create_id(company_id), None)
 
     def token(self, token_id: UUID) -> AccessToken | None:
         try:
@@ -127,8 +127,7 @@ class Repositories(Application[UUID]):
 
     def last_inbound_record(self, interaction: Interaction) -> MessageRecord:
         for rfc_message_id in reversed(interaction.message_ids):
-            record = self.message_record(
-                message_record_id(interaction.company_id, rfc_message_id))
+            record = self.message_record(message_record_id(interaction.company_id, rfc_message_id))
             if record.direction == "in":
                 return record
         raise MessageNotFound(f"interaction {interaction.id} has no inbound email")
@@ -166,8 +165,7 @@ class Batch:
         return self._cached(interaction_id, lambda: self.app.interaction(interaction_id, scope))
 
     def quota(self, company_id: UUID) -> CompanyQuota:
-        return self._cached(CompanyQuota.create_id(company_id),
-                            lambda: self.app.quota(company_id))
+        return self._cached(CompanyQuota.create_id(company_id), lambda: self.app.quota(company_id))
 
     def commit(self) -> int:
         recordings = self.app.save(*self.loaded.values())
@@ -179,8 +177,9 @@ class Batch:
         self.add(aggregate)
         return Saved(aggregate, self.commit())
 
-    def track(self, interaction: Interaction, *agent_ids: UUID | None, actor: Actor,
-              at: datetime) -> None:
+    def track(
+        self, interaction: Interaction, *agent_ids: UUID | None, actor: Actor, at: datetime
+    ) -> None:
         """Brings each involved agent's workload in line with the interaction's new state."""
         for agent_id in dict.fromkeys(a for a in agent_ids if a is not None):
             agent = self.agent(agent_id)

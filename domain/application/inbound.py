@@ -34,28 +34,39 @@ class Delivery:
 class Inbound(Repositories):
     """The one path every inbound email takes, from the HTTP API or from IMAP."""
 
-    def mailbox_for(self, company: Company, recipient: str | None,
-                    email: InboundEmail) -> dict[str, Any]:
+    def mailbox_for(
+        self, company: Company, recipient: str | None, email: InboundEmail
+    ) -> dict[str, Any]:
         """The envelope recipient names the mailbox; else the first of ours among recipients."""
-        candidates = [recipient] if recipient else [
-            *email.envelope_recipients, *email.to, *email.cc]
+        candidates = (
+            [recipient] if recipient else [*email.envelope_recipients, *email.to, *email.cc]
+        )
         for address in candidates:
             if address and (mailbox := company.mailbox_by_address(address)) is not None:
                 return mailbox
         raise UnknownRecipient(f"no mailbox of company {company.id} among {candidates}")
 
     @retried_on_conflict
-    def receive_email(self, company_id: UUID, email: InboundEmail, *, recipient: str | None,
-                      arrived_at: datetime, at: datetime, find_by_ref: FindByRef,
-                      enforce_limit: bool = True) -> Delivery:
+    def receive_email(
+        self,
+        company_id: UUID,
+        email: InboundEmail,
+        *,
+        recipient: str | None,
+        arrived_at: datetime,
+        at: datetime,
+        find_by_ref: FindByRef,
+        enforce_limit: bool = True,
+    ) -> Delivery:
         record_id = message_record_id(company_id, email.rfc_message_id)
         try:
             known = self.message_record(record_id, company_id)
         except MessageNotFound:
             pass
         else:
-            return Delivery(known.interaction_id, self.recorder.max_notification_id() or 0,
-                            "duplicate")
+            return Delivery(
+                known.interaction_id, self.recorder.max_notification_id() or 0, "duplicate"
+            )
         batch = self.batch()
         company = batch.company(company_id)
         mailbox = self.mailbox_for(company, recipient, email)
@@ -65,43 +76,78 @@ class Inbound(Repositories):
             thread.receive_message(info, at=arrived_at)
             outcome: Literal["created", "continued", "threaded"] = "threaded"
         else:
-            new = self._open(batch, company, mailbox, email, info, thread, arrived_at, at,
-                             enforce_limit)
+            new = self._open(
+                batch, company, mailbox, email, info, thread, arrived_at, at, enforce_limit
+            )
             outcome = "created" if thread is None else "continued"
             thread = new
-        batch.add(MessageRecord(company_id=company_id, rfc_message_id=email.rfc_message_id,
-                                interaction_id=thread.id, direction="in", blob=email.blob,
-                                timestamp=arrived_at))
+        batch.add(
+            MessageRecord(
+                company_id=company_id,
+                rfc_message_id=email.rfc_message_id,
+                interaction_id=thread.id,
+                direction="in",
+                blob=email.blob,
+                timestamp=arrived_at,
+            )
+        )
         return Delivery(thread.id, batch.commit(), outcome)
 
-    def _open(self, batch: Batch, company: Company, mailbox: dict[str, Any],
-              email: InboundEmail, info: MessageInfo, previous: Interaction | None,
-              arrived_at: datetime, at: datetime, enforce_limit: bool) -> Interaction:
+    def _open(
+        self,
+        batch: Batch,
+        company: Company,
+        mailbox: dict[str, Any],
+        email: InboundEmail,
+        info: MessageInfo,
+        previous: Interaction | None,
+        arrived_at: datetime,
+        at: datetime,
+        enforce_limit: bool,
+    ) -> Interaction:
         interaction_id = interaction_id_for(company.id, email.rfc_message_id)
         batch.quota(company.id).reserve(
-            interaction_id, limit=company.open_limit if enforce_limit else None, at=arrived_at)
+            interaction_id, limit=company.open_limit if enforce_limit else None, at=arrived_at
+        )
         interaction = Interaction(
-            id=interaction_id, company_id=company.id, mailbox=mailbox["address"], message=info,
-            continues=None if previous is None else previous.id, actor=str(CUSTOMER),
+            id=interaction_id,
+            company_id=company.id,
+            mailbox=mailbox["address"],
+            message=info,
+            continues=None if previous is None else previous.id,
+            actor=str(CUSTOMER),
             timestamp=arrived_at,
         )
         decision = route(
             company.rules(),
-            RoutingInput(sender=email.sender, to=email.to, cc=email.cc, subject=email.subject,
-                         mailbox=mailbox["address"], arrived_at=arrived_at,
-                         envelope_recipients=email.envelope_recipients),
-            version=company.routing_version, tz=ZoneInfo(company.timezone),
+            RoutingInput(
+                sender=email.sender,
+                to=email.to,
+                cc=email.cc,
+                subject=email.subject,
+                mailbox=mailbox["address"],
+                arrived_at=arrived_at,
+                envelope_recipients=email.envelope_recipients,
+            ),
+            version=company.routing_version,
+            tz=ZoneInfo(company.timezone),
             default_queue_id=mailbox["default_queue_id"],
         )
-        interaction.route(UUID(decision.queue_id), decision.rule_id, decision.rule_set_version,
-                          decision.reason, at=max(at, arrived_at))
+        interaction.route(
+            UUID(decision.queue_id),
+            decision.rule_id,
+            decision.rule_set_version,
+            decision.reason,
+            at=max(at, arrived_at),
+        )
         if previous is not None:
             previous.link_continuation(interaction_id, at=arrived_at)
         batch.add(interaction)
         return interaction
 
-    def _thread_of(self, batch: Batch, company_id: UUID, email: InboundEmail,
-                   find_by_ref: FindByRef) -> Interaction | None:
+    def _thread_of(
+        self, batch: Batch, company_id: UUID, email: InboundEmail, find_by_ref: FindByRef
+    ) -> Interaction | None:
         """The conversation this email answers: by Message-ID, then by `[#REF]` token.
 
         Only when the sender takes part in it; a closed one is followed to its continuation.
@@ -109,8 +155,11 @@ class Inbound(Repositories):
         found: list[UUID] = []
         for rfc_id in email.thread_candidates():
             try:
-                found.append(self.message_record(message_record_id(company_id, rfc_id),
-                                                 company_id).interaction_id)
+                found.append(
+                    self.message_record(
+                        message_record_id(company_id, rfc_id), company_id
+                    ).interaction_id
+                )
             except MessageNotFound:
                 continue
         found += [i for token in email.ref_tokens if (i := find_by_ref(company_id, token))]
@@ -126,8 +175,17 @@ class Inbound(Repositories):
         return None
 
     @retried_on_conflict
-    def start_outbound(self, interaction_id: UUID, company_id: UUID, *, mailbox_id: UUID,
-                       queue_id: UUID, message: MessageInfo, by: Actor, at: datetime) -> Saved:
+    def start_outbound(
+        self,
+        interaction_id: UUID,
+        company_id: UUID,
+        *,
+        mailbox_id: UUID,
+        queue_id: UUID,
+        message: MessageInfo,
+        by: Actor,
+        at: datetime,
+    ) -> Saved:
         """An agent's new email: counts against the open limit, never refused by it."""
         assert by.user_id is not None
         batch = self.batch()
@@ -140,17 +198,46 @@ class Inbound(Repositories):
         batch.park_active_of(by.user_id, keep=interaction_id, at=at)
         batch.quota(company_id).reserve(interaction_id, limit=None, at=at)
         interaction = Interaction.start_outbound(
-            interaction_id, company_id, mailbox=mailbox["address"], queue_id=queue_id,
-            agent_id=by.user_id, message=message, actor=by, at=at)
-        batch.add(interaction, MessageRecord(
-            company_id=company_id, rfc_message_id=message["rfc_message_id"],
-            interaction_id=interaction_id, direction="out", blob=message["blob"], timestamp=at))
+            interaction_id,
+            company_id,
+            mailbox=mailbox["address"],
+            queue_id=queue_id,
+            agent_id=by.user_id,
+            message=message,
+            actor=by,
+            at=at,
+        )
+        batch.add(
+            interaction,
+            MessageRecord(
+                company_id=company_id,
+                rfc_message_id=message["rfc_message_id"],
+                interaction_id=interaction_id,
+                direction="out",
+                blob=message["blob"],
+                timestamp=at,
+            ),
+        )
         batch.track(interaction, by.user_id, actor=by, at=at)
         return batch.saved(interaction)
 
-    def quarantine(self, quarantine_id: UUID, company_id: UUID, *, blob: str, reason: str,
-                   source: str, at: datetime) -> Saved:
-        record = QuarantinedMessage(id=quarantine_id, company_id=company_id, blob=blob,
-                                    reason=reason[:1000], source=source, actor="system",
-                                    timestamp=at)
+    def quarantine(
+        self,
+        quarantine_id: UUID,
+        company_id: UUID,
+        *,
+        blob: str,
+        reason: str,
+        source: str,
+        at: datetime,
+    ) -> Saved:
+        record = QuarantinedMessage(
+            id=quarantine_id,
+            company_id=company_id,
+            blob=blob,
+            reason=reason[:1000],
+            source=source,
+            actor="system",
+            timestamp=at,
+        )
         return self.batch().saved(record)

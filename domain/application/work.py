@@ -30,8 +30,7 @@ class Work(Repositories):
         return self.batch().saved(agent)
 
     @retried_on_conflict
-    def pause(self, agent_id: UUID, reason: str, *, scope: UUID, by: Actor,
-              at: datetime) -> Saved:
+    def pause(self, agent_id: UUID, reason: str, *, scope: UUID, by: Actor, at: datetime) -> Saved:
         agent = self.agent(agent_id, scope)
         agent.pause(reason, actor=str(by), at=at)
         return self.batch().saved(agent)
@@ -70,8 +69,9 @@ class Work(Repositories):
             return
         agent = batch.agent(by.user_id)
         if by.is_agent and interaction.queue_id not in agent.queue_ids:
-            raise NotQueueMember(f"agent {by.user_id} is not a member of the queue of "
-                                 f"interaction {interaction.id}")
+            raise NotQueueMember(
+                f"agent {by.user_id} is not a member of the queue of interaction {interaction.id}"
+            )
 
     @retried_on_conflict
     def accept(self, interaction_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
@@ -81,8 +81,7 @@ class Work(Repositories):
         interaction.accept(by, at=at)
         return self._now_active(batch, interaction, by, at)
 
-    def _now_active(self, batch: Batch, interaction: Interaction, by: Actor,
-                    at: datetime) -> Saved:
+    def _now_active(self, batch: Batch, interaction: Interaction, by: Actor, at: datetime) -> Saved:
         assert interaction.owner is not None
         batch.park_active_of(interaction.owner, keep=interaction.id, at=at)
         batch.track(interaction, interaction.owner, actor=by, at=at)
@@ -110,21 +109,36 @@ class Work(Repositories):
         return self._now_active(batch, interaction, by, at)
 
     @retried_on_conflict
-    def queue_reply(self, interaction_id: UUID, message: MessageInfo, *, forward: bool,
-                    scope: UUID, by: Actor, at: datetime) -> Saved:
+    def queue_reply(
+        self,
+        interaction_id: UUID,
+        message: MessageInfo,
+        *,
+        forward: bool,
+        scope: UUID,
+        by: Actor,
+        at: datetime,
+    ) -> Saved:
         """Records the outgoing email in the outbox; a sender delivers it later."""
         batch = self.batch()
         interaction = batch.interaction(interaction_id, scope)
         interaction.queue_reply(message, by, forward=forward, at=at)
-        batch.add(MessageRecord(
-            company_id=scope, rfc_message_id=message["rfc_message_id"],
-            interaction_id=interaction.id, direction="out", blob=message["blob"], timestamp=at,
-        ))
+        batch.add(
+            MessageRecord(
+                company_id=scope,
+                rfc_message_id=message["rfc_message_id"],
+                interaction_id=interaction.id,
+                direction="out",
+                blob=message["blob"],
+                timestamp=at,
+            )
+        )
         return batch.saved(interaction)
 
     @retried_on_conflict
-    def transfer_to_agent(self, interaction_id: UUID, agent_id: UUID, *, scope: UUID,
-                          by: Actor, at: datetime) -> Saved:
+    def transfer_to_agent(
+        self, interaction_id: UUID, agent_id: UUID, *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         batch = self.batch()
         interaction = batch.interaction(interaction_id, scope)
         target = batch.agent(agent_id, scope)
@@ -136,8 +150,9 @@ class Work(Repositories):
         return batch.saved(interaction)
 
     @retried_on_conflict
-    def transfer_to_queue(self, interaction_id: UUID, queue_id: UUID, *, scope: UUID,
-                          by: Actor, at: datetime) -> Saved:
+    def transfer_to_queue(
+        self, interaction_id: UUID, queue_id: UUID, *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         batch = self.batch()
         interaction = batch.interaction(interaction_id, scope)
         if batch.queue(queue_id, scope).is_closed:
@@ -148,8 +163,9 @@ class Work(Repositories):
         return batch.saved(interaction)
 
     @retried_on_conflict
-    def return_to_queue(self, interaction_id: UUID, *, scope: UUID, by: Actor,
-                        at: datetime) -> Saved:
+    def return_to_queue(
+        self, interaction_id: UUID, *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         batch = self.batch()
         interaction = batch.interaction(interaction_id, scope)
         previous = interaction.owner
@@ -158,29 +174,38 @@ class Work(Repositories):
         return batch.saved(interaction)
 
     @retried_on_conflict
-    def add_note(self, interaction_id: UUID, note_id: UUID, text: str, *, scope: UUID,
-                 by: Actor, at: datetime) -> Saved:
+    def add_note(
+        self,
+        interaction_id: UUID,
+        note_id: UUID,
+        text: str,
+        *,
+        scope: UUID,
+        by: Actor,
+        at: datetime,
+    ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         interaction.add_note(note_id, text, by, at=at)
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def save_draft(self, interaction_id: UUID, draft: dict[str, Any], *, scope: UUID,
-                   by: Actor, at: datetime) -> Saved:
+    def save_draft(
+        self, interaction_id: UUID, draft: dict[str, Any], *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         interaction.save_draft(draft, by, at=at)
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def discard_draft(self, interaction_id: UUID, *, scope: UUID, by: Actor,
-                      at: datetime) -> Saved:
+    def discard_draft(self, interaction_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         interaction.discard_draft(by, at=at)
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def set_substatus(self, interaction_id: UUID, substatus: str | None, *, scope: UUID,
-                      by: Actor, at: datetime) -> Saved:
+    def set_substatus(
+        self, interaction_id: UUID, substatus: str | None, *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         if substatus is None:
             interaction.clear_substatus(by, at=at)
@@ -190,16 +215,25 @@ class Work(Repositories):
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def change_tags(self, interaction_id: UUID, *, add: list[str], remove: list[str],
-                    scope: UUID, by: Actor, at: datetime) -> Saved:
+    def change_tags(
+        self,
+        interaction_id: UUID,
+        *,
+        add: list[str],
+        remove: list[str],
+        scope: UUID,
+        by: Actor,
+        at: datetime,
+    ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         interaction.untag(remove, by, at=at)
         interaction.tag(add, by, at=at)
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def mark(self, interaction_id: UUID, *, unread: bool, scope: UUID, by: Actor,
-             at: datetime) -> Saved:
+    def mark(
+        self, interaction_id: UUID, *, unread: bool, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
         if unread:
             interaction.mark_unread(by, at=at)
@@ -208,8 +242,9 @@ class Work(Repositories):
         return self.batch().saved(interaction)
 
     @retried_on_conflict
-    def close_interaction(self, interaction_id: UUID, disposition: list[str], *, scope: UUID,
-                          by: Actor, at: datetime) -> Saved:
+    def close_interaction(
+        self, interaction_id: UUID, disposition: list[str], *, scope: UUID, by: Actor, at: datetime
+    ) -> Saved:
         batch = self.batch()
         interaction = batch.interaction(interaction_id, scope)
         company = batch.company(interaction.company_id)
