@@ -34,8 +34,10 @@ class PostgresTarget:
         )
 
     def conninfo(self) -> str:
-        return (f"dbname={self.dbname} host={self.host} port={self.port} user={self.user} "
-                f"password={self.password} options=-csearch_path={self.schema}")
+        return (
+            f"dbname={self.dbname} host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} options=-csearch_path={self.schema}"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,13 @@ class Persistence:
             return SQLiteDatastore(str(directory / f"{name}.db"), lock_timeout=10)
         pg = self.postgres
         return PostgresDatastore(
-            dbname=pg.dbname, host=pg.host, port=pg.port, user=pg.user, password=pg.password,
-            schema=pg.schema, pool_size=1, max_overflow=4, lock_timeout=5,
+            dbname=pg.dbname,
+            host=pg.host,
+            port=pg.port,
+            user=pg.user,
+            password=pg.password,
+            schema=pg.schema,
+            pool_size=1,
+            max_overflow=4,
+            lock_timeout=5,
         )
