@@ -30,16 +30,25 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
 
     @app.middleware("http")
-    async def measure(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        METRICS.observe("inboxflow_http_request_seconds", time.perf_counter() - started,
-                        method=request.method, route=path)
-        METRICS.inc("inboxflow_http_requests_total", method=request.method, route=path,
-                    status=str(response.status_code))
+        METRICS.observe(
+            "inboxflow_http_request_seconds",
+            time.perf_counter() - started,
+            method=request.method,
+            route=path,
+        )
+        METRICS.inc(
+            "inboxflow_http_requests_total",
+            method=request.method,
+            route=path,
+            status=str(response.status_code),
+        )
         return response
 
     return app

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.blobs import BlobStore, FileBlobStore
-from projections.registry import ReadModels
-
 from api.settings import Settings
 from domain.application import ContactCenter
+from projections.registry import ReadModels
 
 
 def utc_now() -> datetime:

@@ -64,11 +64,24 @@ def rebuild(settings: Settings, name: str) -> None:
     def progress(done: int, total: int) -> None:
         width = 40
         filled = width * done // max(total, 1)
-        print(f"\r{name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="",
-              file=sys.stderr, flush=True)
+        print(
+            f"\r{name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     services.read.rebuild(name, progress)
     print(file=sys.stderr)
+    services.close()
+
+
+def demo(settings: Settings) -> None:
+    from api.demo import seed
+
+    services = build(settings)
+    for name, value in seed(services).items():
+        print(f"{name}: {value}")
     services.close()
 
 
@@ -82,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("project", help="run the projection workers")
     again = sub.add_parser("rebuild", help="replay one projection from the log")
     again.add_argument("name")
+    sub.add_parser("demo", help="seed a demo company with agents and sample mail")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("INBOXFLOW_LOG_LEVEL", "INFO"))
     settings = Settings.from_env()
@@ -94,4 +108,5 @@ def main(argv: list[str] | None = None) -> None:
         project(settings)
     elif args.command == "rebuild":
         rebuild(settings, args.name)
-
+    elif args.command == "demo":
+        demo(settings)

@@ -19,8 +19,9 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(services: ServicesDep,
-                  authorization: Annotated[str | None, Header()] = None) -> Principal:
+def get_principal(
+    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
     return authenticate(services, authorization)
 
 
@@ -30,6 +31,9 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 def await_position(services: Services, position: int, timeout: float = 5.0) -> None:
     """Read-your-writes: wait until every projection has processed `position`."""
     if position > 0 and not services.read.wait(position, timeout=timeout):
-        raise ApiProblem(503, "projection-lagging",
-                         f"the read models have not reached position {position} yet",
-                         retry_after=1)
+        raise ApiProblem(
+            503,
+            "projection-lagging",
+            f"the read models have not reached position {position} yet",
+            retry_after=1,
+        )

@@ -49,9 +49,9 @@ class Metrics:
             for name, series in sorted(self.gauges.items()):
                 lines.append(f"# TYPE {name} gauge")
                 lines += [f"{name}{_labels(k)} {v}" for k, v in series.items()]
-            for name, series in sorted(self.histograms.items()):
+            for name, histogram in sorted(self.histograms.items()):
                 lines.append(f"# TYPE {name} histogram")
-                for key, row in series.items():
+                for key, row in histogram.items():
                     for bound, count in zip(BUCKETS, row, strict=False):
                         lines.append(f"{name}_bucket{_labels(key, str(bound))} {count}")
                     lines.append(f"{name}_bucket{_labels(key, '+Inf')} {row[-2]}")

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.auth import Principal
+from api.bootstrap import Services
 from api.deps import CurrentUser, ServicesDep, await_position
 from api.presenters import user_out
 from api.problems import ApiProblem
@@ -18,10 +19,11 @@ from domain.errors import AgentNotFound
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
 
-def scope_for_agent(user: Principal, agent_id: UUID) -> UUID:
+def scope_for_agent(services: Services, user: Principal, agent_id: UUID) -> UUID:
     """Agents act for themselves; supervisors and admins for anyone of their company."""
     if user.company_id is None:
         raise AgentNotFound(f"no agent {agent_id}")
+    services.app.agent(agent_id, user.company_id)  # another company's agent: 404 first
     if user.role == "agent" and user.user_id != agent_id:
         raise ApiProblem(403, "forbidden", "agents act only for themselves")
     return user.company_id
@@ -30,65 +32,92 @@ def scope_for_agent(user: Principal, agent_id: UUID) -> UUID:
 @router.get("/{agent_id}")
 def get_agent(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """An agent's presence and workload."""
-    agent = services.app.agent(agent_id, scope_for_agent(user, agent_id))
+    agent = services.app.agent(agent_id, scope_for_agent(services, user, agent_id))
     return user_out(agent, 0)
 
 
 @router.post("/{agent_id}/login")
 def login(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """Log in: the agent becomes available for offers."""
-    saved = services.app.log_in(agent_id, scope=scope_for_agent(user, agent_id), by=user.actor,
-                                at=services.clock())
+    saved = services.app.log_in(
+        agent_id,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.post("/{agent_id}/logout")
 def logout(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """Log out."""
-    saved = services.app.log_out(agent_id, scope=scope_for_agent(user, agent_id), by=user.actor,
-                                 at=services.clock())
+    saved = services.app.log_out(
+        agent_id,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.post("/{agent_id}/pause")
-def pause(agent_id: UUID, user: CurrentUser, services: ServicesDep,
-          body: PauseIn | None = None) -> UserOut:
+def pause(
+    agent_id: UUID, user: CurrentUser, services: ServicesDep, body: PauseIn | None = None
+) -> UserOut:
     """Pause with a reason: no new offers until unpaused."""
     reason = body.reason if body else "break"
-    saved = services.app.pause(agent_id, reason, scope=scope_for_agent(user, agent_id),
-                               by=user.actor, at=services.clock())
+    saved = services.app.pause(
+        agent_id,
+        reason,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.post("/{agent_id}/unpause")
 def unpause(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """End a pause."""
-    saved = services.app.unpause(agent_id, scope=scope_for_agent(user, agent_id), by=user.actor,
-                                 at=services.clock())
+    saved = services.app.unpause(
+        agent_id,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.post("/{agent_id}/call-started")
 def call_started(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """A voice call started: the active email is parked by the system."""
-    saved = services.app.start_call(agent_id, scope=scope_for_agent(user, agent_id),
-                                    by=user.actor, at=services.clock())
+    saved = services.app.start_call(
+        agent_id,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.post("/{agent_id}/call-ended")
 def call_ended(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """The call ended: the email it parked is resumed."""
-    saved = services.app.end_call(agent_id, scope=scope_for_agent(user, agent_id),
-                                  by=user.actor, at=services.clock())
+    saved = services.app.end_call(
+        agent_id,
+        scope=scope_for_agent(services, user, agent_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return user_out(saved.aggregate, saved.position)
 
 
 @router.get("/{agent_id}/inbox")
-def inbox(agent_id: UUID, user: CurrentUser, services: ServicesDep,
-          min_position: int = 0) -> dict[str, Any]:
+def inbox(
+    agent_id: UUID, user: CurrentUser, services: ServicesDep, min_position: int = 0
+) -> dict[str, Any]:
     """The agent's offered, active and parked interactions."""
-    scope = scope_for_agent(user, agent_id)
+    scope = scope_for_agent(services, user, agent_id)
     services.app.agent(agent_id, scope)
     await_position(services, min_position)
     return {"agent_id": str(agent_id), "items": services.read.agent_inbox.items(agent_id)}

@@ -35,8 +35,13 @@ def create_company(body: CompanyIn, user: CurrentUser, services: ServicesDep) ->
     if not user.is_operator:
         raise ApiProblem(403, "operator-only", "only the platform operator creates companies")
     saved = services.app.create_company(
-        uuid4(), name=body.name, timezone=body.timezone, open_limit=body.open_limit,
-        by=user.actor, at=services.clock())
+        uuid4(),
+        name=body.name,
+        timezone=body.timezone,
+        open_limit=body.open_limit,
+        by=user.actor,
+        at=services.clock(),
+    )
     return company_out(saved.aggregate, saved.position)
 
 
@@ -49,8 +54,9 @@ def get_company(company_id: UUID, user: CurrentUser, services: ServicesDep) -> C
 
 
 @router.post("/{company_id}/users", status_code=status.HTTP_201_CREATED)
-def create_user(company_id: UUID, body: UserIn, user: CurrentUser,
-                services: ServicesDep) -> NewUserOut:
+def create_user(
+    company_id: UUID, body: UserIn, user: CurrentUser, services: ServicesDep
+) -> NewUserOut:
     """Register a user; the answer carries their bearer token, shown only this once."""
     if not user.is_operator:
         user.scope(company_id, "admin")
@@ -58,80 +64,120 @@ def create_user(company_id: UUID, body: UserIn, user: CurrentUser,
         raise ApiProblem(403, "operator-only", "the operator registers a company's admins only")
     token = new_token()
     saved = services.app.register_user(
-        uuid4(), company_id, name=body.name, email=parse_address(body.email).address,
-        role=body.role, queue_ids=body.queues, capacity=body.capacity,
-        token_hash=hash_token(token), by=user.actor, at=services.clock())
+        uuid4(),
+        company_id,
+        name=body.name,
+        email=parse_address(body.email).address,
+        role=body.role,
+        queue_ids=body.queues,
+        capacity=body.capacity,
+        token_hash=hash_token(token),
+        by=user.actor,
+        at=services.clock(),
+    )
     return NewUserOut(**user_out(saved.aggregate, saved.position).model_dump(), token=token)
 
 
 @router.post("/{company_id}/queues", status_code=status.HTTP_201_CREATED)
-def create_queue(company_id: UUID, body: QueueIn, user: CurrentUser,
-                 services: ServicesDep) -> QueueOut:
+def create_queue(
+    company_id: UUID, body: QueueIn, user: CurrentUser, services: ServicesDep
+) -> QueueOut:
     """Create a queue."""
-    saved = services.app.create_queue(uuid4(), user.scope(company_id, "admin"), name=body.name,
-                                      priority=body.priority, by=user.actor, at=services.clock())
+    saved = services.app.create_queue(
+        uuid4(),
+        user.scope(company_id, "admin"),
+        name=body.name,
+        priority=body.priority,
+        by=user.actor,
+        at=services.clock(),
+    )
     return queue_out(saved.aggregate, saved.position)
 
 
 @router.post("/{company_id}/mailboxes", status_code=status.HTTP_201_CREATED)
-def add_mailbox(company_id: UUID, body: MailboxIn, user: CurrentUser,
-                services: ServicesDep) -> CompanyOut:
+def add_mailbox(
+    company_id: UUID, body: MailboxIn, user: CurrentUser, services: ServicesDep
+) -> CompanyOut:
     """Add a mailbox address with its default queue."""
     saved = services.app.add_mailbox(
-        user.scope(company_id, "admin"), uuid4(), address=parse_address(body.address).address,
-        default_queue_id=body.default_queue_id, by=user.actor, at=services.clock())
+        user.scope(company_id, "admin"),
+        uuid4(),
+        address=parse_address(body.address).address,
+        default_queue_id=body.default_queue_id,
+        by=user.actor,
+        at=services.clock(),
+    )
     return company_out(saved.aggregate, saved.position)
 
 
 @router.put("/{company_id}/routing-rules")
-def replace_routing_rules(company_id: UUID, body: RulesIn, user: CurrentUser,
-                          services: ServicesDep) -> CompanyOut:
+def replace_routing_rules(
+    company_id: UUID, body: RulesIn, user: CurrentUser, services: ServicesDep
+) -> CompanyOut:
     """Replace the ordered routing rules; the rule set's version goes up by one."""
-    saved = services.app.replace_routing_rules(user.scope(company_id, "admin"), body.rules,
-                                               by=user.actor, at=services.clock())
+    saved = services.app.replace_routing_rules(
+        user.scope(company_id, "admin"), body.rules, by=user.actor, at=services.clock()
+    )
     return company_out(saved.aggregate, saved.position)
 
 
 @router.put("/{company_id}/open-limit")
-def set_open_limit(company_id: UUID, body: OpenLimitIn, user: CurrentUser,
-                   services: ServicesDep) -> CompanyOut:
+def set_open_limit(
+    company_id: UUID, body: OpenLimitIn, user: CurrentUser, services: ServicesDep
+) -> CompanyOut:
     """Set how many emails may be in progress at once."""
-    saved = services.app.set_open_limit(user.scope(company_id, "admin"), body.open_limit,
-                                        by=user.actor, at=services.clock())
+    saved = services.app.set_open_limit(
+        user.scope(company_id, "admin"), body.open_limit, by=user.actor, at=services.clock()
+    )
     return company_out(saved.aggregate, saved.position)
 
 
 @router.put("/{company_id}/dispositions")
-def define_dispositions(company_id: UUID, body: DispositionsIn, user: CurrentUser,
-                        services: ServicesDep) -> CompanyOut:
+def define_dispositions(
+    company_id: UUID, body: DispositionsIn, user: CurrentUser, services: ServicesDep
+) -> CompanyOut:
     """Define the disposition tree (up to three levels), whether it is mandatory, a default."""
     scope = user.scope(company_id, "admin")
     tree = [node.model_dump() for node in body.tree]
     saved = services.app.define_dispositions(
-        scope, tree, mandatory=body.mandatory, default=body.default,
-        timeout_seconds=body.timeout_seconds, by=user.actor, at=services.clock())
+        scope,
+        tree,
+        mandatory=body.mandatory,
+        default=body.default,
+        timeout_seconds=body.timeout_seconds,
+        by=user.actor,
+        at=services.clock(),
+    )
     return company_out(saved.aggregate, saved.position)
 
 
 @router.put("/{company_id}/substatuses")
-def define_substatuses(company_id: UUID, body: SubstatusesIn, user: CurrentUser,
-                       services: ServicesDep) -> CompanyOut:
+def define_substatuses(
+    company_id: UUID, body: SubstatusesIn, user: CurrentUser, services: ServicesDep
+) -> CompanyOut:
     """Define the company's sub-statuses (Pending is built in)."""
-    saved = services.app.define_substatuses(user.scope(company_id, "admin"), body.substatuses,
-                                            by=user.actor, at=services.clock())
+    saved = services.app.define_substatuses(
+        user.scope(company_id, "admin"), body.substatuses, by=user.actor, at=services.clock()
+    )
     return company_out(saved.aggregate, saved.position)
 
 
 @router.get("/{company_id}/limits")
-def limits(company_id: UUID, user: CurrentUser, services: ServicesDep,
-           min_position: int = 0) -> LimitsOut:
+def limits(
+    company_id: UUID, user: CurrentUser, services: ServicesDep, min_position: int = 0
+) -> LimitsOut:
     """Emails in progress against the limit, and whether ingestion is paused."""
     scope = user.scope(company_id, "admin", "supervisor")
     await_position(services, min_position)
     row = services.read.company_limits.get(scope)
     if row is None:
         company = services.app.company(scope)
-        return LimitsOut(company_id=scope, open_count=0, open_limit=company.open_limit,
-                         paused=False)
-    return LimitsOut(company_id=scope, open_count=row["open_count"],
-                     open_limit=row["open_limit"], paused=bool(row["paused"]))
+        return LimitsOut(
+            company_id=scope, open_count=0, open_limit=company.open_limit, paused=False
+        )
+    return LimitsOut(
+        company_id=scope,
+        open_count=row["open_count"],
+        open_limit=row["open_limit"],
+        paused=bool(row["paused"]),
+    )

@@ -27,8 +27,12 @@ def readyz(services: ServicesDep, response: Response) -> dict[str, Any]:
     ready = not errors and all(lag < 10_000 for lag in lags.values())
     if not ready:
         response.status_code = 503
-    return {"status": "ready" if ready else "not-ready", "head": head, "lag": lags,
-            "errors": errors}
+    return {
+        "status": "ready" if ready else "not-ready",
+        "head": head,
+        "lag": lags,
+        "errors": errors,
+    }
 
 
 @router.get("/metrics", response_class=Response)

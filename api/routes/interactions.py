@@ -45,172 +45,255 @@ def scope_of(services: Services, user: Principal, interaction_id: UUID) -> UUID:
 @router.post("/{interaction_id}/accept")
 def accept(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Accept an interaction from its queue or an offer; the caller becomes its owner."""
-    saved = services.app.accept(interaction_id, scope=scope_of(services, user, interaction_id),
-                                by=user.actor, at=services.clock())
+    saved = services.app.accept(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/reject")
 def reject(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Reject an offer; the interaction goes back to waiting in its queue."""
-    saved = services.app.reject(interaction_id, scope=scope_of(services, user, interaction_id),
-                                by=user.actor, at=services.clock())
+    saved = services.app.reject(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/park")
 def park(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Park the active interaction: ownership kept, handling-time segment closed."""
-    saved = services.app.park(interaction_id, scope=scope_of(services, user, interaction_id),
-                              by=user.actor, at=services.clock())
+    saved = services.app.park(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/resume")
 def resume(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Resume a parked interaction; any other active one of the owner is parked."""
-    saved = services.app.resume(interaction_id, scope=scope_of(services, user, interaction_id),
-                                by=user.actor, at=services.clock())
+    saved = services.app.resume(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/reply")
-def reply(interaction_id: UUID, body: ReplyIn, user: CurrentUser,
-          services: ServicesDep) -> InteractionOut:
+def reply(
+    interaction_id: UUID, body: ReplyIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Queue a reply in the customer's thread; the outbox delivers it over SMTP."""
     scope = scope_of(services, user, interaction_id)
     now = services.clock()
     interaction = services.app.interaction(interaction_id, scope)
-    message = outgoing.reply(services.blobs, interaction, body_text=body.body_text,
-                             body_html=body.body_html, to=body.to, cc=body.cc,
-                             reply_all=body.reply_all, at=now)
-    saved = services.app.queue_reply(interaction_id, message, forward=False, scope=scope,
-                                     by=user.actor, at=now)
+    message = outgoing.reply(
+        services.blobs,
+        interaction,
+        body_text=body.body_text,
+        body_html=body.body_html,
+        to=body.to,
+        cc=body.cc,
+        reply_all=body.reply_all,
+        at=now,
+    )
+    saved = services.app.queue_reply(
+        interaction_id, message, forward=False, scope=scope, by=user.actor, at=now
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/forward")
-def forward(interaction_id: UUID, body: ForwardIn, user: CurrentUser,
-            services: ServicesDep) -> InteractionOut:
+def forward(
+    interaction_id: UUID, body: ForwardIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Queue a forward of the customer's last email to someone else."""
     scope = scope_of(services, user, interaction_id)
     now = services.clock()
     interaction = services.app.interaction(interaction_id, scope)
     record = services.app.last_inbound_record(interaction)
     original = services.blobs.get(record.blob)
-    message = outgoing.forward(services.blobs, interaction, original, to=body.to, cc=body.cc,
-                               body_text=body.body_text, body_html=body.body_html, at=now)
-    saved = services.app.queue_reply(interaction_id, message, forward=True, scope=scope,
-                                     by=user.actor, at=now)
+    message = outgoing.forward(
+        services.blobs,
+        interaction,
+        original,
+        to=body.to,
+        cc=body.cc,
+        body_text=body.body_text,
+        body_html=body.body_html,
+        at=now,
+    )
+    saved = services.app.queue_reply(
+        interaction_id, message, forward=True, scope=scope, by=user.actor, at=now
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/transfer")
-def transfer(interaction_id: UUID, body: TransferIn, user: CurrentUser,
-             services: ServicesDep) -> InteractionOut:
+def transfer(
+    interaction_id: UUID, body: TransferIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Transfer to another agent (who then owns it, parked) or to a queue."""
     scope = scope_of(services, user, interaction_id)
     if body.to_agent_id is not None:
-        saved = services.app.transfer_to_agent(interaction_id, body.to_agent_id, scope=scope,
-                                               by=user.actor, at=services.clock())
+        saved = services.app.transfer_to_agent(
+            interaction_id, body.to_agent_id, scope=scope, by=user.actor, at=services.clock()
+        )
     else:
         assert body.to_queue_id is not None
-        saved = services.app.transfer_to_queue(interaction_id, body.to_queue_id, scope=scope,
-                                               by=user.actor, at=services.clock())
+        saved = services.app.transfer_to_queue(
+            interaction_id, body.to_queue_id, scope=scope, by=user.actor, at=services.clock()
+        )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/return")
-def return_to_queue(interaction_id: UUID, user: CurrentUser,
-                    services: ServicesDep) -> InteractionOut:
+def return_to_queue(
+    interaction_id: UUID, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Give the interaction back to its queue."""
     saved = services.app.return_to_queue(
-        interaction_id, scope=scope_of(services, user, interaction_id), by=user.actor,
-        at=services.clock())
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/notes")
-def add_note(interaction_id: UUID, body: NoteIn, user: CurrentUser,
-             services: ServicesDep) -> InteractionOut:
+def add_note(
+    interaction_id: UUID, body: NoteIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Add an internal note (never sent to the customer)."""
-    saved = services.app.add_note(interaction_id, uuid4(), body.text,
-                                  scope=scope_of(services, user, interaction_id),
-                                  by=user.actor, at=services.clock())
+    saved = services.app.add_note(
+        interaction_id,
+        uuid4(),
+        body.text,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.put("/{interaction_id}/draft")
-def save_draft(interaction_id: UUID, body: DraftIn, user: CurrentUser,
-               services: ServicesDep) -> InteractionOut:
+def save_draft(
+    interaction_id: UUID, body: DraftIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Save the caller's draft, replacing the previous one."""
-    saved = services.app.save_draft(interaction_id, body.model_dump(),
-                                    scope=scope_of(services, user, interaction_id),
-                                    by=user.actor, at=services.clock())
+    saved = services.app.save_draft(
+        interaction_id,
+        body.model_dump(),
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.delete("/{interaction_id}/draft")
-def discard_draft(interaction_id: UUID, user: CurrentUser,
-                  services: ServicesDep) -> InteractionOut:
+def discard_draft(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Discard the caller's draft."""
-    saved = services.app.discard_draft(interaction_id,
-                                       scope=scope_of(services, user, interaction_id),
-                                       by=user.actor, at=services.clock())
+    saved = services.app.discard_draft(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/substatus")
-def set_substatus(interaction_id: UUID, body: SubstatusIn, user: CurrentUser,
-                  services: ServicesDep) -> InteractionOut:
+def set_substatus(
+    interaction_id: UUID, body: SubstatusIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Set a sub-status such as Pending, or clear it with null."""
-    saved = services.app.set_substatus(interaction_id, body.substatus,
-                                       scope=scope_of(services, user, interaction_id),
-                                       by=user.actor, at=services.clock())
+    saved = services.app.set_substatus(
+        interaction_id,
+        body.substatus,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/tags")
-def change_tags(interaction_id: UUID, body: TagsIn, user: CurrentUser,
-                services: ServicesDep) -> InteractionOut:
+def change_tags(
+    interaction_id: UUID, body: TagsIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Add and remove tags."""
-    saved = services.app.change_tags(interaction_id, add=body.add, remove=body.remove,
-                                     scope=scope_of(services, user, interaction_id),
-                                     by=user.actor, at=services.clock())
+    saved = services.app.change_tags(
+        interaction_id,
+        add=body.add,
+        remove=body.remove,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/mark-unread")
 def mark_unread(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Mark as unread."""
-    saved = services.app.mark(interaction_id, unread=True,
-                              scope=scope_of(services, user, interaction_id), by=user.actor,
-                              at=services.clock())
+    saved = services.app.mark(
+        interaction_id,
+        unread=True,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/mark-read")
 def mark_read(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Mark as read."""
-    saved = services.app.mark(interaction_id, unread=False,
-                              scope=scope_of(services, user, interaction_id), by=user.actor,
-                              at=services.clock())
+    saved = services.app.mark(
+        interaction_id,
+        unread=False,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/close")
-def close(interaction_id: UUID, body: CloseIn, user: CurrentUser,
-          services: ServicesDep) -> InteractionOut:
+def close(
+    interaction_id: UUID, body: CloseIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """Close with a disposition path (mandatory where the company says so)."""
-    saved = services.app.close_interaction(interaction_id, body.disposition,
-                                           scope=scope_of(services, user, interaction_id),
-                                           by=user.actor, at=services.clock())
+    saved = services.app.close_interaction(
+        interaction_id,
+        body.disposition,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/reopen")
 def reopen(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Reopen: an agent takes it back active; a supervisor or admin sends it to its queue."""
-    saved = services.app.reopen(interaction_id, scope=scope_of(services, user, interaction_id),
-                                by=user.actor, at=services.clock())
+    saved = services.app.reopen(
+        interaction_id,
+        scope=scope_of(services, user, interaction_id),
+        by=user.actor,
+        at=services.clock(),
+    )
     return answer(saved, user, services)

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from adapters.blobs import BlobNotFound
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters.mime import ParsedMessage, UnparseableMessage, find_ref_tokens, parse_message
+from adapters.blobs import BlobNotFound
+from adapters.compose import find_ref_tokens
+from adapters.mime import ParsedMessage, parse_message
 from api import outgoing
 from api.deps import CurrentUser, ServicesDep
 from api.problems import ApiProblem, problem
 from api.routes.interactions import answer
 from api.schemas.interactions import InboundOut, InteractionOut, OutboundIn
-from domain.errors import MessageNotFound
+from domain.errors import MessageNotFound, UnparseableMessage
 from domain.ids import short_ref
 from domain.messages import AttachmentInfo, InboundEmail
 
@@ -24,15 +25,20 @@ router = APIRouter(prefix="/v1", tags=["mail"])
 RFC822 = "message/rfc822"
 
 
-def to_inbound(parsed: ParsedMessage, blob: str, attachments: list[AttachmentInfo]
-               ) -> InboundEmail:
+def to_inbound(parsed: ParsedMessage, blob: str, attachments: list[AttachmentInfo]) -> InboundEmail:
     return InboundEmail(
-        rfc_message_id=parsed.message_id, sender=parsed.sender.address,
-        sender_name=parsed.sender.name, to=tuple(a.address for a in parsed.to),
+        rfc_message_id=parsed.message_id,
+        sender=parsed.sender.address,
+        sender_name=parsed.sender.name,
+        to=tuple(a.address for a in parsed.to),
         cc=tuple(a.address for a in parsed.cc),
-        envelope_recipients=parsed.envelope_recipients, subject=parsed.subject,
-        snippet=parsed.snippet(), blob=blob, in_reply_to=parsed.in_reply_to,
-        references=parsed.references, ref_tokens=tuple(find_ref_tokens(parsed.subject)),
+        envelope_recipients=parsed.envelope_recipients,
+        subject=parsed.subject,
+        snippet=parsed.snippet(),
+        blob=blob,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        ref_tokens=tuple(find_ref_tokens(parsed.subject)),
         attachments=tuple(attachments),
     )
 
@@ -50,11 +56,19 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/companies/{company_id}/inbound", status_code=201,
-             responses={200: {"model": InboundOut}, 422: {}, 429: {}})
-async def inbound(company_id: UUID, request: Request, user: CurrentUser, services: ServicesDep,
-                  recipient: Annotated[str | None, Query(max_length=320)] = None,
-                  content_type: Annotated[str | None, Header()] = None) -> Response:
+@router.post(
+    "/companies/{company_id}/inbound",
+    status_code=201,
+    responses={200: {"model": InboundOut}, 422: {}, 429: {}},
+)
+async def inbound(
+    company_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    recipient: Annotated[str | None, Query(max_length=320)] = None,
+    content_type: Annotated[str | None, Header()] = None,
+) -> Response:
     """Accept one raw RFC 5322 email: the same path IMAP ingestion takes."""
     scope = user.scope(company_id, "admin")
     if (content_type or "").split(";")[0].strip().lower() != RFC822:
@@ -63,32 +77,46 @@ async def inbound(company_id: UUID, request: Request, user: CurrentUser, service
     return await run_in_threadpool(_record, services, scope, raw, recipient)
 
 
-def _record(services: ServicesDep, company_id: UUID, raw: bytes,
-            recipient: str | None) -> Response:
+def _record(services: ServicesDep, company_id: UUID, raw: bytes, recipient: str | None) -> Response:
     now = services.clock()
     blob = services.blobs.put(raw)
     try:
         parsed = parse_message(raw)
     except UnparseableMessage as error:
-        saved = services.app.quarantine(uuid4(), company_id, blob=blob, reason=str(error),
-                                        source="api", at=now)
-        return problem(422, "unparseable-message", str(error),
-                       quarantine_id=str(saved.aggregate.id))
-    attachments = [AttachmentInfo(filename=a.filename, content_type=a.content_type,
-                                  size=a.size, blob=services.blobs.put(a.content))
-                   for a in parsed.attachments]
+        saved = services.app.quarantine(
+            uuid4(), company_id, blob=blob, reason=str(error), source="api", at=now
+        )
+        return problem(
+            422, "unparseable-message", str(error), quarantine_id=str(saved.aggregate.id)
+        )
+    attachments = [
+        AttachmentInfo(
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            blob=services.blobs.put(a.content),
+        )
+        for a in parsed.attachments
+    ]
     delivery = services.app.receive_email(
-        company_id, to_inbound(parsed, blob, attachments), recipient=recipient, arrived_at=now,
-        at=now, find_by_ref=services.read.search.find_by_short_ref)
-    body = InboundOut(interaction_id=delivery.interaction_id, outcome=delivery.outcome,
-                      position=delivery.position)
+        company_id,
+        to_inbound(parsed, blob, attachments),
+        recipient=recipient,
+        arrived_at=now,
+        at=now,
+        find_by_ref=services.read.search.find_by_short_ref,
+    )
+    body = InboundOut(
+        interaction_id=delivery.interaction_id, outcome=delivery.outcome, position=delivery.position
+    )
     status = 201 if delivery.outcome in ("created", "continued") else 200
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
 @router.post("/companies/{company_id}/outbound", status_code=201)
-def outbound(company_id: UUID, body: OutboundIn, user: CurrentUser,
-             services: ServicesDep) -> InteractionOut:
+def outbound(
+    company_id: UUID, body: OutboundIn, user: CurrentUser, services: ServicesDep
+) -> InteractionOut:
     """An agent writes a new email: a new interaction, active and owned by its author."""
     scope = user.scope(company_id)
     company = services.app.company(scope)
@@ -97,17 +125,35 @@ def outbound(company_id: UUID, body: OutboundIn, user: CurrentUser,
         raise MessageNotFound(f"no mailbox {body.mailbox_id}")
     interaction_id, now = uuid4(), services.clock()
     message = outgoing.new_email(
-        services.blobs, scope, interaction_id, mailbox=mailbox["address"], to=body.to,
-        cc=body.cc, subject=body.subject, body_text=body.body_text, body_html=body.body_html,
-        short_ref=short_ref(interaction_id), at=now)
-    saved = services.app.start_outbound(interaction_id, scope, mailbox_id=body.mailbox_id,
-                                        queue_id=body.queue_id, message=message,
-                                        by=user.actor, at=now)
+        services.blobs,
+        scope,
+        interaction_id,
+        mailbox=mailbox["address"],
+        to=body.to,
+        cc=body.cc,
+        subject=body.subject,
+        body_text=body.body_text,
+        body_html=body.body_html,
+        short_ref=short_ref(interaction_id),
+        at=now,
+    )
+    saved = services.app.start_outbound(
+        interaction_id,
+        scope,
+        mailbox_id=body.mailbox_id,
+        queue_id=body.queue_id,
+        message=message,
+        by=user.actor,
+        at=now,
+    )
     return answer(saved, user, services)
 
 
-@router.get("/messages/{message_id}/raw", response_class=Response,
-            responses={200: {"content": {RFC822: {}}}})
+@router.get(
+    "/messages/{message_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {RFC822: {}}}},
+)
 def raw_message(message_id: UUID, user: CurrentUser, services: ServicesDep) -> Response:
     """The stored RFC 5322 bytes of one email, as received or as sent."""
     if user.company_id is None:

@@ -1,0 +1,126 @@
+"""Another company's resources answer 404 on every route that names one, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.scenario import accepted_interaction, bearer, company, ok
+
+ID = "00000000-0000-0000-0000-000000000000"
+# One valid body per route: a route that names a resource and has no case here fails the test.
+CASES: dict[tuple[str, str], Any] = {
+    ("GET", "/v1/companies/{company_id}"): None,
+    ("POST", "/v1/companies/{company_id}/users"): {
+        "name": "X",
+        "email": "x@x.test",
+        "role": "agent",
+    },
+    ("POST", "/v1/companies/{company_id}/queues"): {"name": "Q"},
+    ("POST", "/v1/companies/{company_id}/mailboxes"): {
+        "address": "x@x.test",
+        "default_queue_id": ID,
+    },
+    ("PUT", "/v1/companies/{company_id}/routing-rules"): {"rules": []},
+    ("PUT", "/v1/companies/{company_id}/open-limit"): {"open_limit": 3},
+    ("PUT", "/v1/companies/{company_id}/dispositions"): {"tree": []},
+    ("PUT", "/v1/companies/{company_id}/substatuses"): {"substatuses": ["Waiting"]},
+    ("GET", "/v1/companies/{company_id}/limits"): None,
+    ("POST", "/v1/companies/{company_id}/inbound"): b"raw",
+    ("POST", "/v1/companies/{company_id}/outbound"): {
+        "mailbox_id": ID,
+        "queue_id": ID,
+        "to": ["c@c.test"],
+        "subject": "s",
+        "body_text": "b",
+    },
+    ("GET", "/v1/agents/{agent_id}"): None,
+    ("GET", "/v1/agents/{agent_id}/inbox"): None,
+    **{
+        ("POST", f"/v1/agents/{{agent_id}}/{c}"): None
+        for c in ("login", "logout", "pause", "unpause", "call-started", "call-ended")
+    },
+    ("GET", "/v1/interactions/{interaction_id}"): None,
+    ("GET", "/v1/interactions/{interaction_id}/timeline"): None,
+    ("GET", "/v1/interactions/{interaction_id}/messages"): None,
+    **{
+        ("POST", f"/v1/interactions/{{interaction_id}}/{c}"): None
+        for c in (
+            "accept",
+            "reject",
+            "park",
+            "resume",
+            "return",
+            "mark-unread",
+            "mark-read",
+            "reopen",
+        )
+    },
+    ("POST", "/v1/interactions/{interaction_id}/reply"): {"body_text": "hi"},
+    ("POST", "/v1/interactions/{interaction_id}/forward"): {"to": ["x@x.test"]},
+    ("POST", "/v1/interactions/{interaction_id}/transfer"): {"to_queue_id": ID},
+    ("POST", "/v1/interactions/{interaction_id}/notes"): {"text": "n"},
+    ("PUT", "/v1/interactions/{interaction_id}/draft"): {"body_text": "d"},
+    ("DELETE", "/v1/interactions/{interaction_id}/draft"): None,
+    ("POST", "/v1/interactions/{interaction_id}/substatus"): {"substatus": "Pending"},
+    ("POST", "/v1/interactions/{interaction_id}/tags"): {"add": ["t"]},
+    ("POST", "/v1/interactions/{interaction_id}/close"): {"disposition": []},
+    ("GET", "/v1/queues/{queue_id}/waiting"): None,
+    ("GET", "/v1/messages/{message_id}/raw"): None,
+}
+
+
+def routes_naming_a_resource(client: TestClient) -> set[tuple[str, str]]:
+    """Every operation of the app (read from its OpenAPI document) whose path has an id."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if "{" in path
+        for method in operations
+    }
+
+
+def test_every_route_that_names_a_resource_has_a_tenancy_case(client: TestClient) -> None:
+    assert routes_naming_a_resource(client) == set(CASES)
+
+
+def test_company_b_gets_404_on_every_resource_of_company_a(client: TestClient) -> None:
+    acme = company(client, "Acme")
+    other = company(client, "Other", domain="other.test")
+    interaction_id = accepted_interaction(client, acme)
+    thread = ok(client.get(f"/v1/interactions/{interaction_id}/messages", headers=acme.token("A")))
+    ids = {
+        "company_id": acme.id,
+        "interaction_id": interaction_id,
+        "agent_id": acme.agent_id("A"),
+        "queue_id": acme.queues["General"],
+        "message_id": thread["items"][0]["id"],
+    }
+    before = ok(client.get(f"/v1/interactions/{interaction_id}", headers=acme.token("A")))
+    for (method, path), body in sorted(CASES.items()):
+        url = path.format(**ids)
+        for token in (other.admin, other.agents["supervisor"][1], other.agents["A"][1]):
+            kwargs: dict[str, Any] = {"headers": bearer(token)}
+            if isinstance(body, bytes):
+                kwargs["content"] = body
+                kwargs["headers"]["Content-Type"] = "message/rfc822"
+            elif body is not None:
+                kwargs["json"] = body
+            response = client.request(method, url, **kwargs)
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert acme.id not in response.text or path.startswith("/v1/companies")
+            assert "Carol" not in response.text
+            assert "Invoice" not in response.text
+    after = ok(client.get(f"/v1/interactions/{interaction_id}", headers=acme.token("A")))
+    assert after["version"] == before["version"]
+
+
+def test_requests_without_a_valid_token_get_401(client: TestClient) -> None:
+    acme = company(client)
+    for headers in ({}, {"Authorization": "Basic abc"}, bearer("ifx_unknown")):
+        response = client.get(f"/v1/companies/{acme.id}", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["type"] in ("/problems/unauthenticated", "/problems/invalid-token")
