@@ -150,8 +150,6 @@ def parse_address(value: str) -> Address:
     mailbox = mailboxes[0]
     if len(mailbox.addr_spec) > 254 or len(mailbox.username) > 64:
         raise InvalidAddress(f"address too long: {value!r}")
-    if LINE_BREAKS.search(mailbox.display_name):
-        raise HeaderInjection(f"display name contains a line break or NUL: {value!r}")
     return Address(mailbox.addr_spec.lower(), mailbox.display_name.strip())
 
 
@@ -317,13 +315,15 @@ def _addresses(values: list[str]) -> tuple[Address, ...]:
 
 
 def _registry_mailboxes(value: str) -> list[tuple[str, str]]:
-    value = _ADJACENT_WORDS.sub("?==?", _ENCODED_WORD.sub(_reencode, value))
-    try:
-        parsed = _HEADERS("to", value).addresses
-    except _REGISTRY_FAILURES:
-        pairs = getaddresses([value])
-        return [(str(_HEADERS("subject", n)), a) for n, a in pairs if re.fullmatch(r".+@.+", a)]
-    return [(m.display_name, m.addr_spec) for m in parsed if m.username and m.domain]
+    joined = _ADJACENT_WORDS.sub("?==?", value)
+    for attempt in (joined, _ENCODED_WORD.sub(_reencode, joined)):
+        try:
+            parsed = _HEADERS("to", attempt).addresses
+        except _REGISTRY_FAILURES:
+            continue
+        return [(m.display_name, m.addr_spec) for m in parsed if m.username and m.domain]
+    pairs = getaddresses([attempt])
+    return [(str(_HEADERS("subject", n)), a) for n, a in pairs if re.fullmatch(r".+@.+", a)]
 
 
 def _reencode(word: re.Match[str]) -> str:

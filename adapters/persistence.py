@@ -47,6 +47,7 @@ class Persistence:
     data_dir: Path
     postgres: PostgresTarget | None = None
     pool_size: int = 4
+    create_tables: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -60,6 +61,7 @@ class Persistence:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "contactcenter.db"),
                 "SQLITE_LOCK_TIMEOUT": "10",
+                "CREATE_TABLE": "y" if self.create_tables else "n",
             }
         pg = self.postgres
         return {
@@ -74,6 +76,7 @@ class Persistence:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size * 2),
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_CONNECT_TIMEOUT": "10",
+            "CREATE_TABLE": "y" if self.create_tables else "n",
         }
 
     def view_datastore(self, name: str) -> SQLiteDatastore | PostgresDatastore:

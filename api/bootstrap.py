@@ -41,8 +41,10 @@ class Services:
         self.app.close()
 
 
-def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
-    persistence = settings.persistence()
+def build(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, migrating: bool = False
+) -> Services:
+    persistence = settings.persistence(migrating=migrating)
     app = ContactCenter(env=persistence.application_env())
     read = ReadModels(persistence, app, start=settings.run_workers)
     app.saved_listeners.append(lambda position: read.wake())

@@ -39,7 +39,7 @@ def serve(settings: Settings) -> None:
 
 
 def migrate(settings: Settings) -> None:
-    services = build(settings.model_copy(update={"run_workers": False}))
+    services = build(settings.model_copy(update={"run_workers": False}), migrating=True)
     services.close()
     print("tables are in place")
 

@@ -37,8 +37,9 @@ class Settings(BaseModel):
                 values[field] = raw
         return cls.model_validate(values)
 
-    def persistence(self) -> Persistence:
-        postgres = None
-        if self.database_url:
-            postgres = PostgresTarget.from_url(self.database_url, schema=self.database_schema)
-        return Persistence(data_dir=self.data_dir, postgres=postgres)
+    def persistence(self, *, migrating: bool = False) -> Persistence:
+        """On PostgreSQL only `inboxflow migrate` creates tables; SQLite files create their own."""
+        if not self.database_url:
+            return Persistence(data_dir=self.data_dir)
+        postgres = PostgresTarget.from_url(self.database_url, schema=self.database_schema)
+        return Persistence(data_dir=self.data_dir, postgres=postgres, create_tables=migrating)

@@ -84,14 +84,19 @@ class Projection(LibraryProjection[View]):
 
     @classmethod
     def open(
-        cls, datastore: SQLiteDatastore | PostgresDatastore, *, view_name: str | None = None
+        cls,
+        datastore: SQLiteDatastore | PostgresDatastore,
+        *,
+        view_name: str | None = None,
+        create_tables: bool = True,
     ) -> Self:
-        """The projection over its view in this datastore, with the tables created.
+        """The projection over its view in this datastore, with the tables created if asked.
 
         A `view_name` other than the projection's name builds a second copy of the view.
         """
         view = make_view(datastore, view_name or cls.name, cls.tables)
-        view.create_tables()
+        if create_tables:
+            view.create_tables()
         return cls(view)
 
     def apply(self, tx: Tx, domain_event: Any, notification_id: int) -> None:

@@ -44,11 +44,21 @@ class ReadModels:
         idle_poll: float = 0.05,
     ) -> None:
         self.app = app
-        self.timeline = Timeline.open(persistence.view_datastore(Timeline.name))
-        self.agent_inbox = AgentInbox.open(persistence.view_datastore(AgentInbox.name))
-        self.queue_waiting = QueueWaiting.open(persistence.view_datastore(QueueWaiting.name))
-        self.company_limits = CompanyLimits.open(persistence.view_datastore(CompanyLimits.name))
-        self.search = Search.open(persistence.view_datastore(Search.name))
+        self.timeline = Timeline.open(
+            persistence.view_datastore(Timeline.name), create_tables=persistence.create_tables
+        )
+        self.agent_inbox = AgentInbox.open(
+            persistence.view_datastore(AgentInbox.name), create_tables=persistence.create_tables
+        )
+        self.queue_waiting = QueueWaiting.open(
+            persistence.view_datastore(QueueWaiting.name), create_tables=persistence.create_tables
+        )
+        self.company_limits = CompanyLimits.open(
+            persistence.view_datastore(CompanyLimits.name), create_tables=persistence.create_tables
+        )
+        self.search = Search.open(
+            persistence.view_datastore(Search.name), create_tables=persistence.create_tables
+        )
         self.projections: dict[str, Projection] = {
             p.name: p
             for p in (

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from adapters.persistence import PostgresTarget
 from api.app import create_app
 from api.bootstrap import build
+from api.cli import migrate
 from api.settings import Settings
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes import FixedClock
@@ -38,5 +39,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    if settings.database_url:
+        migrate(settings)  # on PostgreSQL, tables come from the explicit migrate step
     with TestClient(create_app(build(settings, clock=clock))) as test_client:
         yield test_client
