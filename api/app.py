@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from api import problems
 from api.bootstrap import Services
 from api.metrics import METRICS
-from api.routes import agents, companies, health, interactions, mail, queries
+from api.routes import agents, companies, health, interactions, mail, mailboxes, queries
 
 
 def create_app(services: Services) -> FastAPI:
@@ -26,7 +26,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="inboxflow", version="1", lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (companies, agents, interactions, queries, mail, health):
+    for module in (companies, mailboxes, agents, interactions, queries, mail, health):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.blobs import BlobStore, FileBlobStore
+from adapters.secrets import SecretBox, secret_box
 from api.settings import Settings
 from domain.application import ContactCenter
 from projections.registry import ReadModels
@@ -34,6 +35,7 @@ class Services:
     app: ContactCenter
     read: ReadModels
     blobs: BlobStore
+    secrets: SecretBox
     clock: Callable[[], datetime]
 
     def close(self) -> None:
@@ -49,4 +51,7 @@ def build(
     read = ReadModels(persistence, app, start=settings.run_workers)
     app.saved_listeners.append(lambda position: read.wake())
     blobs = FileBlobStore(settings.data_dir / "blobs")
-    return Services(settings=settings, app=app, read=read, blobs=blobs, clock=clock)
+    secrets = secret_box(settings.secret_key, settings.data_dir)
+    return Services(
+        settings=settings, app=app, read=read, blobs=blobs, secrets=secrets, clock=clock
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from api.auth import Principal
+from api.mailboxes import mailbox_out
 from api.schemas.companies import CompanyOut, QueueOut, UserOut
 from api.schemas.interactions import InteractionOut
 from domain.agent import Agent
@@ -53,7 +54,10 @@ def company_out(company: Company, position: int) -> CompanyOut:
         name=company.name,
         timezone=company.timezone,
         open_limit=company.open_limit,
-        mailboxes=list(company.mailboxes.values()),
+        mailboxes=[
+            mailbox_out(company.id, m, position).model_dump(mode="json")
+            for m in company.mailboxes.values()
+        ],
         routing_rules=company.routing_rules,
         routing_version=company.routing_version,
         dispositions={

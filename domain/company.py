@@ -79,12 +79,14 @@ class Company(Aggregate):
         mailbox_id: UUID
         address: str
         default_queue_id: UUID
+        settings: dict[str, Any]  # IMAP/SMTP/auto-reply; secrets arrive already encrypted
         actor: str
 
     class MailboxChanged(Aggregate.Event):
         mailbox_id: UUID
         address: str
         default_queue_id: UUID
+        settings: dict[str, Any]
         actor: str
 
     class MailboxRemoved(Aggregate.Event):
@@ -167,6 +169,7 @@ class Company(Aggregate):
         address: str,
         default_queue_id: UUID,
         *,
+        settings: dict[str, Any] | None = None,
         actor: str,
         at: datetime,
     ) -> None:
@@ -176,6 +179,7 @@ class Company(Aggregate):
             mailbox_id=mailbox_id,
             address=address.casefold(),
             default_queue_id=default_queue_id,
+            settings=settings or {},
             actor=actor,
             timestamp=at,
         )
@@ -186,10 +190,11 @@ class Company(Aggregate):
         mailbox_id: UUID,
         address: str,
         default_queue_id: UUID,
+        settings: dict[str, Any],
         actor: str,
         timestamp: datetime,
     ) -> None:
-        self._put_mailbox(mailbox_id, address, default_queue_id)
+        self._put_mailbox(mailbox_id, address, default_queue_id, settings)
 
     def change_mailbox(
         self,
@@ -197,10 +202,11 @@ class Company(Aggregate):
         address: str,
         default_queue_id: UUID,
         *,
+        settings: dict[str, Any] | None = None,
         actor: str,
         at: datetime,
     ) -> None:
-        self._require_mailbox(mailbox_id)
+        current = self._require_mailbox(mailbox_id)
         other = self.mailbox_by_address(address)
         if other is not None and other["id"] != str(mailbox_id):
             raise DuplicateMailbox(f"company {self.id} already has a mailbox {address}")
@@ -208,6 +214,7 @@ class Company(Aggregate):
             mailbox_id=mailbox_id,
             address=address.casefold(),
             default_queue_id=default_queue_id,
+            settings=current["settings"] if settings is None else settings,
             actor=actor,
             timestamp=at,
         )
@@ -218,16 +225,20 @@ class Company(Aggregate):
         mailbox_id: UUID,
         address: str,
         default_queue_id: UUID,
+        settings: dict[str, Any],
         actor: str,
         timestamp: datetime,
     ) -> None:
-        self._put_mailbox(mailbox_id, address, default_queue_id)
+        self._put_mailbox(mailbox_id, address, default_queue_id, settings)
 
-    def _put_mailbox(self, mailbox_id: UUID, address: str, default_queue_id: UUID) -> None:
+    def _put_mailbox(
+        self, mailbox_id: UUID, address: str, default_queue_id: UUID, settings: dict[str, Any]
+    ) -> None:
         self.mailboxes[str(mailbox_id)] = {
             "id": str(mailbox_id),
             "address": address,
             "default_queue_id": str(default_queue_id),
+            "settings": settings,
         }
 
     def remove_mailbox(self, mailbox_id: UUID, *, actor: str, at: datetime) -> None:

@@ -16,7 +16,6 @@ from api.schemas.companies import (
     CompanyOut,
     DispositionsIn,
     LimitsOut,
-    MailboxIn,
     NewUserOut,
     OpenLimitIn,
     QueueIn,
@@ -92,22 +91,6 @@ def create_queue(
         at=services.clock(),
     )
     return queue_out(saved.aggregate, saved.position)
-
-
-@router.post("/{company_id}/mailboxes", status_code=status.HTTP_201_CREATED)
-def add_mailbox(
-    company_id: UUID, body: MailboxIn, user: CurrentUser, services: ServicesDep
-) -> CompanyOut:
-    """Add a mailbox address with its default queue."""
-    saved = services.app.add_mailbox(
-        user.scope(company_id, "admin"),
-        uuid4(),
-        address=parse_address(body.address).address,
-        default_queue_id=body.default_queue_id,
-        by=user.actor,
-        at=services.clock(),
-    )
-    return company_out(saved.aggregate, saved.position)
 
 
 @router.put("/{company_id}/routing-rules")

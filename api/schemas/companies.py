@@ -21,7 +21,7 @@ class CompanyOut(Out):
     name: str
     timezone: str
     open_limit: int
-    mailboxes: list[dict[str, str]]
+    mailboxes: list[dict[str, Any]]
     routing_rules: list[dict[str, Any]]
     routing_version: int
     dispositions: dict[str, Any]
@@ -69,11 +69,6 @@ class QueueOut(Out):
     priority: int
     closed: bool
     position: int
-
-
-class MailboxIn(Body):
-    address: str = Field(min_length=3, max_length=320)
-    default_queue_id: UUID
 
 
 class RulesIn(Body):

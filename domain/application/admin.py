@@ -134,12 +134,42 @@ class Administration(Repositories):
         *,
         address: str,
         default_queue_id: UUID,
+        settings: dict[str, Any] | None = None,
         by: Actor,
         at: datetime,
     ) -> Saved:
         company = self.company(company_id)
         self._open_queues(company_id, [default_queue_id])
-        company.add_mailbox(mailbox_id, address, default_queue_id, actor=str(by), at=at)
+        company.add_mailbox(
+            mailbox_id, address, default_queue_id, settings=settings, actor=str(by), at=at
+        )
+        return self.batch().saved(company)
+
+    @retried_on_conflict
+    def change_mailbox(
+        self,
+        company_id: UUID,
+        mailbox_id: UUID,
+        *,
+        address: str,
+        default_queue_id: UUID,
+        settings: dict[str, Any] | None = None,
+        by: Actor,
+        at: datetime,
+    ) -> Saved:
+        company = self.company(company_id)
+        self._open_queues(company_id, [default_queue_id])
+        company.change_mailbox(
+            mailbox_id, address, default_queue_id, settings=settings, actor=str(by), at=at
+        )
+        return self.batch().saved(company)
+
+    @retried_on_conflict
+    def remove_mailbox(
+        self, company_id: UUID, mailbox_id: UUID, *, by: Actor, at: datetime
+    ) -> Saved:
+        company = self.company(company_id)
+        company.remove_mailbox(mailbox_id, actor=str(by), at=at)
         return self.batch().saved(company)
 
     @retried_on_conflict

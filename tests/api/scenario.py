@@ -46,6 +46,7 @@ class Company:
     admin: str
     queues: dict[str, str] = field(default_factory=dict)
     agents: dict[str, tuple[str, str]] = field(default_factory=dict)
+    mailbox_id: str = ""
 
     def token(self, name: str) -> dict[str, str]:
         return bearer(self.agents[name][1])
@@ -109,14 +110,14 @@ def company(
         201,
     )
     result.agents["supervisor"] = (supervisor["id"], supervisor["token"])
-    ok(
+    result.mailbox_id = ok(
         client.post(
             f"/v1/companies/{result.id}/mailboxes",
             headers=bearer(result.admin),
             json={"address": f"support@{domain}", "default_queue_id": result.queues["General"]},
         ),
         201,
-    )
+    )["id"]
     return result
 
 

@@ -177,3 +177,46 @@ def test_a_stranger_answering_a_thread_opens_a_new_interaction(client: TestClien
         client, acme, raw_email(sender="mallory@elsewhere.test", in_reply_to="<t1@customer.test>")
     )
     assert other["outcome"] == "created"
+
+
+def test_mailbox_secrets_are_sealed_and_never_returned(client: TestClient) -> None:
+    acme = company(client)
+    admin = bearer(acme.admin)
+    body = {
+        "address": "sales@acme.test",
+        "default_queue_id": acme.queues["General"],
+        "imap": {"host": "imap.acme.test", "username": "sales", "password": "hunter2-imap"},
+        "smtp": {"host": "smtp.acme.test", "username": "sales", "password": "hunter2-smtp"},
+    }
+    created = client.post(f"/v1/companies/{acme.id}/mailboxes", headers=admin, json=body)
+    assert created.status_code == 201, created.text
+    shown = [
+        created.text,
+        client.get(f"/v1/companies/{acme.id}/mailboxes/{created.json()['id']}", headers=admin).text,
+        client.get(f"/v1/companies/{acme.id}/mailboxes", headers=admin).text,
+        client.get(f"/v1/companies/{acme.id}", headers=admin).text,
+    ]
+    for text in shown:
+        assert "hunter2" not in text
+        assert "fernet:" not in text
+    assert created.json()["imap"]["password_set"] is True
+
+
+def test_plaintext_mail_servers_need_explicit_permission(client: TestClient) -> None:
+    acme = company(client)
+    body = {
+        "address": "plain@acme.test",
+        "default_queue_id": acme.queues["General"],
+        "imap": {"host": "imap.acme.test", "tls": "none", "username": "u", "password": "p"},
+    }
+    refused = client.post(
+        f"/v1/companies/{acme.id}/mailboxes", headers=bearer(acme.admin), json=body
+    )
+    assert refused.status_code == 422
+    assert refused.json()["type"] == "/problems/validation-error"
+    allowed = client.post(
+        f"/v1/companies/{acme.id}/mailboxes",
+        headers=bearer(acme.admin),
+        json={**body, "allow_plaintext": True},
+    )
+    assert allowed.status_code == 201

@@ -18,6 +18,13 @@ CASES: dict[tuple[str, str], Any] = {
         "role": "agent",
     },
     ("POST", "/v1/companies/{company_id}/queues"): {"name": "Q"},
+    ("GET", "/v1/companies/{company_id}/mailboxes"): None,
+    ("GET", "/v1/companies/{company_id}/mailboxes/{mailbox_id}"): None,
+    ("PUT", "/v1/companies/{company_id}/mailboxes/{mailbox_id}"): {
+        "address": "x@x.test",
+        "default_queue_id": ID,
+    },
+    ("DELETE", "/v1/companies/{company_id}/mailboxes/{mailbox_id}"): None,
     ("POST", "/v1/companies/{company_id}/mailboxes"): {
         "address": "x@x.test",
         "default_queue_id": ID,
@@ -97,6 +104,7 @@ def test_company_b_gets_404_on_every_resource_of_company_a(client: TestClient) -
         "agent_id": acme.agent_id("A"),
         "queue_id": acme.queues["General"],
         "message_id": thread["items"][0]["id"],
+        "mailbox_id": acme.mailbox_id,
     }
     before = ok(client.get(f"/v1/interactions/{interaction_id}", headers=acme.token("A")))
     for (method, path), body in sorted(CASES.items()):
