@@ -315,11 +315,12 @@ def _addresses(values: list[str]) -> tuple[Address, ...]:
 
 
 def _registry_mailboxes(value: str) -> list[tuple[str, str]]:
-    joined = _ADJACENT_WORDS.sub("?==?", value)
-    for attempt in (joined, _ENCODED_WORD.sub(_reencode, joined)):
+    attempt = _ADJACENT_WORDS.sub("?==?", value)
+    for _ in range(2):
         try:
             parsed = _HEADERS("to", attempt).addresses
         except _REGISTRY_FAILURES:
+            attempt = _ENCODED_WORD.sub(_reencode, attempt)
             continue
         return [(m.display_name, m.addr_spec) for m in parsed if m.username and m.domain]
     pairs = getaddresses([attempt])
