@@ -28,6 +28,7 @@ def interaction_out(
         mailbox=interaction.mailbox,
         queue_id=interaction.queue_id,
         owner=interaction.owner,
+        last_agent=interaction.last_agent,
         offered_to=interaction.offered_to,
         subject=interaction.subject,
         customer=interaction.customer,

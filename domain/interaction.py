@@ -217,6 +217,7 @@ class Interaction(Aggregate):
         self.continued_in: UUID | None = None
         self.outbox: list[str] = []
         self.first_agent: UUID | None = None
+        self.last_agent: UUID | None = None  # who owned it when it was last closed
 
     @classmethod
     def start_outbound(
@@ -426,15 +427,17 @@ class Interaction(Aggregate):
         self._substatus_set(substatus=substatus, actor=str(by), timestamp=at)
 
     def clear_substatus(self, by: Actor, *, at: datetime) -> None:
+        self._require("clear the sub-status of", *OPEN - {Status.RECEIVED})
         if self.substatus is None:
             raise RuleViolated(f"interaction {self.id} has no sub-status")
         self._require_owner(by)
         self._substatus_cleared(reason="cleared", actor=str(by), timestamp=at)
 
     def tag(self, tags: list[str], by: Actor, *, at: datetime) -> None:
-        for tag in dict.fromkeys(t.strip() for t in tags):
-            if not 1 <= len(tag) <= MAX_TAG:
-                raise InvalidInput(f"tags are 1-{MAX_TAG} characters")
+        wanted = list(dict.fromkeys(t.strip() for t in tags))
+        if any(not 1 <= len(tag) <= MAX_TAG for tag in wanted):
+            raise InvalidInput(f"tags are 1-{MAX_TAG} characters")
+        for tag in wanted:
             if tag not in self.tags:
                 self._tagged(tag=tag, actor=str(by), timestamp=at)
 
@@ -525,13 +528,17 @@ class Interaction(Aggregate):
 
     @event(OfferRejected)
     def _offer_rejected(self, agent_id: UUID | None, actor: str, timestamp: datetime) -> None:
-        self.status, self.offered_to = Status.QUEUED, None
-        if agent_id is not None:
-            self.rejected_by.append(agent_id)
+        self._offer_withdrawn(agent_id)
 
     @event(OfferExpired)
     def _offer_expired(self, agent_id: UUID | None, actor: str, timestamp: datetime) -> None:
-        self._offer_rejected(agent_id, actor, timestamp)
+        self._offer_withdrawn(agent_id)
+
+    def _offer_withdrawn(self, agent_id: UUID | None) -> None:
+        """Back to waiting; this agent is not offered it again in this round."""
+        self.status, self.offered_to = Status.QUEUED, None
+        if agent_id is not None:
+            self.rejected_by.append(agent_id)
 
     @event(Accepted)
     def _accepted(
@@ -675,6 +682,7 @@ class Interaction(Aggregate):
     ) -> None:
         self._end_segment(segment_ms)
         self.status, self.offered_to, self.disposition = Status.CLOSED, None, disposition
+        self.owner, self.last_agent = None, agent_id
 
     @event(Reopened)
     def _reopened(

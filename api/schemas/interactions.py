@@ -21,6 +21,7 @@ class InteractionOut(Out):
     mailbox: str
     queue_id: UUID | None
     owner: UUID | None
+    last_agent: UUID | None
     offered_to: UUID | None
     subject: str
     customer: str
