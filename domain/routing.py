@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from functools import partial
-from typing import Literal, TypeVar, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
+
+import re2
 
 from domain.errors import InvalidRoutingRule
 
@@ -53,6 +55,16 @@ class RoutingInput:
         return ({"from": self.sender, "subject": self.subject, "mailbox": self.mailbox}[field],)
 
 
+def _compile_regex(pattern: str) -> Any:
+    """RE2: matching time is linear in the input, so no rule can hang routing."""
+    options = re2.Options()
+    options.case_sensitive, options.log_errors = False, False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise InvalidRoutingRule(f"invalid regex {pattern!r}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Condition:
     """One test on a message field, e.g. subject contains 'invoice'; case-insensitive."""
@@ -60,7 +72,8 @@ class Condition:
     field: Field
     op: Op
     value: str
-    _needle: str | re.Pattern[str] = dataclasses.field(init=False, repr=False, compare=False)
+    _needle: str = dataclasses.field(init=False, repr=False, compare=False)
+    _pattern: Any = dataclasses.field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self.field not in FIELDS:
@@ -69,14 +82,11 @@ class Condition:
             raise InvalidRoutingRule(f"unknown op {self.op!r}; use {', '.join(OPS)}")
         if not 1 <= len(self.value) <= MAX_VALUE_CHARS:
             raise InvalidRoutingRule(f"value must have 1 to {MAX_VALUE_CHARS} characters")
+        if self.op == "regex":
+            object.__setattr__(self, "_pattern", _compile_regex(self.value))
         object.__setattr__(self, "_needle", self._compile())
 
-    def _compile(self) -> str | re.Pattern[str]:
-        if self.op == "regex":
-            try:
-                return re.compile(self.value, re.IGNORECASE)
-            except (re.error, OverflowError) as exc:
-                raise InvalidRoutingRule(f"invalid regex {self.value!r}: {exc}") from None
+    def _compile(self) -> str:
         if self.op != "domain":
             return self.value.casefold()
         if self.field == "subject":
@@ -90,9 +100,9 @@ class Condition:
         return any(self._holds_for(text) for text in message.values(self.field))
 
     def _holds_for(self, text: str) -> bool:
+        if self._pattern is not None:
+            return self._pattern.search(text[:MAX_SCANNED_CHARS]) is not None
         needle = self._needle
-        if isinstance(needle, re.Pattern):
-            return needle.search(text[:MAX_SCANNED_CHARS]) is not None
         folded = text.casefold()
         if self.op == "equals":
             return folded == needle
