@@ -54,17 +54,22 @@ class Persistence:
         return self.postgres is not None
 
     def application_env(self) -> dict[str, str]:
-        """The eventsourcing environment of the write-side application."""
+        """The eventsourcing environment of the write-side application.
+
+        The aggregate cache keeps recently used aggregates in memory and fast-forwards them
+        from the store on each load, so a hot agent or quota is not replayed from scratch.
+        """
+        cache = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
         if self.postgres is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return {
+            return cache | {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "contactcenter.db"),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 "CREATE_TABLE": "y" if self.create_tables else "n",
             }
         pg = self.postgres
-        return {
+        return cache | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": pg.dbname,
             "POSTGRES_HOST": pg.host,
