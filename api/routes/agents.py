@@ -36,28 +36,23 @@ def get_agent(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserO
     return user_out(agent, 0)
 
 
+def act(services: Services, user: Principal, agent_id: UUID, command: Any, *args: Any) -> UserOut:
+    """Runs one presence command for the agent as the caller, and answers with the agent."""
+    scope = scope_for_agent(services, user, agent_id)
+    saved = command(agent_id, *args, scope=scope, by=user.actor, at=services.clock())
+    return user_out(saved.aggregate, saved.position)
+
+
 @router.post("/{agent_id}/login")
 def login(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """Log in: the agent becomes available for offers."""
-    saved = services.app.log_in(
-        agent_id,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.log_in)
 
 
 @router.post("/{agent_id}/logout")
 def logout(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """Log out."""
-    saved = services.app.log_out(
-        agent_id,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.log_out)
 
 
 @router.post("/{agent_id}/pause")
@@ -65,51 +60,25 @@ def pause(
     agent_id: UUID, user: CurrentUser, services: ServicesDep, body: PauseIn | None = None
 ) -> UserOut:
     """Pause with a reason: no new offers until unpaused."""
-    reason = body.reason if body else "break"
-    saved = services.app.pause(
-        agent_id,
-        reason,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.pause, body.reason if body else "break")
 
 
 @router.post("/{agent_id}/unpause")
 def unpause(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """End a pause."""
-    saved = services.app.unpause(
-        agent_id,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.unpause)
 
 
 @router.post("/{agent_id}/call-started")
 def call_started(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """A voice call started: the active email is parked by the system."""
-    saved = services.app.start_call(
-        agent_id,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.start_call)
 
 
 @router.post("/{agent_id}/call-ended")
 def call_ended(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """The call ended: the email it parked is resumed."""
-    saved = services.app.end_call(
-        agent_id,
-        scope=scope_for_agent(services, user, agent_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return user_out(saved.aggregate, saved.position)
+    return act(services, user, agent_id, services.app.end_call)
 
 
 @router.get("/{agent_id}/inbox")
