@@ -1,0 +1,1 @@
+"""Background workers that run inside `inboxflow serve` (embedded) or as their own process."""
