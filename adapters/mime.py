@@ -1,61 +1,49 @@
 """Inbound mail: raw RFC 5322 bytes to domain values, never crashing the caller.
 
 The tree is parsed with `policy.compat32` (several times faster, notes/performance.md); encoded
-words and address lists go through `policy.default`'s header registry unless trivially plain.
+words and address lists go through `policy.default`'s header registry unless trivially plain
+(`adapters.addresses`, `adapters.header_text`). Public names of those modules stay importable here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.charset import Charset
-from email.errors import HeaderParseError
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-from domain.errors import HeaderInjection, InvalidAddress, UnparseableMessage
+from adapters.addresses import (
+    Address,
+    envelope_addresses,
+    header_addresses,
+    parse_address,
+    parse_address_list,
+)
+from adapters.header_text import HEADERS, LINE_BREAKS, SURROGATES, single_line, unfold
+from adapters.html_text import html_to_text
+from domain.errors import UnparseableMessage
 
-LINE_BREAKS = re.compile("[\r\n\x00\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_BREAK_RUNS = re.compile("[\r\n\t\x00\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
+__all__ = [
+    "LINE_BREAKS",
+    "Address",
+    "Attachment",
+    "ParseLimits",
+    "ParsedMessage",
+    "html_to_text",
+    "parse_address",
+    "parse_address_list",
+    "parse_message",
+    "single_line",
+]
+
 _BOUNDARY = re.compile(rb'boundary\*?\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _DASH_LINE = re.compile(rb"^--([^\r\n]*)", re.M)
 _NESTED_MESSAGE = re.compile(rb"^content-type:\s*message/", re.I | re.M)
 _MSG_ID = re.compile(r"<([!-;=?-~]+)>")
-# RFC 2047: white space between adjacent encoded words is not part of a display name
-_ADJACENT_WORDS = re.compile(r"\?=\s+=\?")
-_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
-_UTF8 = Charset("utf-8")
-# what policy.default's address parser raises on junk in 3.11 besides returning defects
-_REGISTRY_FAILURES = (HeaderParseError, AttributeError, IndexError, TypeError, ValueError)
-_BAD_MAILBOX = re.compile(r"[\s\x00-\x1f\x7f<>]")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
-_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*"
-_SIMPLE_MAILBOX = re.compile(rf"\s*(?:([\w.'-]+(?:[ \t]+[\w.'-]+)*)\s*<({_SPEC})>|({_SPEC}))\s*")
-_BLOCK_TAGS = frozenset(("br", "p", "div", "li", "tr", "table", "h1", "h2", "h3", "hr", "pre"))
-# every alternative, once started, consumes what it scanned: linear on unclosed markup
-_MARKUP = re.compile(
-    r"<(script|style|head|title)\b[^>]*(?:>|\Z).*?(?:</\1\s*>|\Z)"
-    r"|<!--.*?(?:-->|\Z)|</?([a-zA-Z][\w:-]*)[^>]*(?:>|\Z)|<[!?][^>]*(?:>|\Z)",
-    re.I | re.S,
-)
-_HEADERS = policy.default.header_factory
-
-
-@dataclass(frozen=True)
-class Address:
-    """A mailbox: lower-cased address and decoded display name."""
-
-    address: str
-    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,11 +100,6 @@ class ParsedMessage:
         return tuple(dict.fromkeys(a.address.lower() for a in everyone))
 
 
-def single_line(text: str) -> str:
-    """Header text made safe: line breaks, tabs and NULs become one space, ends stripped."""
-    return _BREAK_RUNS.sub(" ", _SURROGATES.sub("\ufffd", text)).strip()
-
-
 def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> ParsedMessage:
     """Parse inbound bytes; anything unusable raises `UnparseableMessage`."""
     _check_shape(raw, limits)
@@ -129,35 +112,6 @@ def parse_message(raw: bytes, limits: ParseLimits = ParseLimits()) -> ParsedMess
     # the stdlib parser has no closed set of exceptions on hostile input; quarantine, never crash
     except Exception as exc:
         raise UnparseableMessage(f"{type(exc).__name__}: {exc}") from exc
-
-
-def parse_address(value: str) -> Address:
-    """Strictly parse exactly one mailbox typed by a user."""
-    if LINE_BREAKS.search(value):
-        raise HeaderInjection(f"address contains a line break or NUL: {value!r}")
-    if any(LINE_BREAKS.search(_decoded(word)) for word in _ENCODED_WORD.finditer(value)):
-        raise HeaderInjection(f"display name decodes to a line break: {value!r}")
-    try:
-        header = _HEADERS("to", value)
-        groups = header.groups
-    except _REGISTRY_FAILURES:
-        raise InvalidAddress(f"not an address: {value!r}") from None
-    if header.defects or len(groups) != 1 or groups[0].display_name is not None:
-        raise InvalidAddress(f"not exactly one address: {value!r}")
-    mailboxes = groups[0].addresses
-    if len(mailboxes) != 1 or not _ADDR_SPEC.fullmatch(mailboxes[0].addr_spec):
-        raise InvalidAddress(f"not a valid address: {value!r}")
-    mailbox = mailboxes[0]
-    if len(mailbox.addr_spec) > 254 or len(mailbox.username) > 64:
-        raise InvalidAddress(f"address too long: {value!r}")
-    return Address(mailbox.addr_spec.lower(), mailbox.display_name.strip())
-
-
-def parse_address_list(values: Sequence[str]) -> tuple[Address, ...]:
-    """Strictly parse several user-typed mailboxes, one per item."""
-    if isinstance(values, str):
-        raise TypeError("expected a sequence of addresses, not one string")
-    return tuple(parse_address(value) for value in values)
 
 
 def _check_shape(raw: bytes, limits: ParseLimits) -> None:
@@ -185,8 +139,8 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     leaves, defects = _inventory(message, limits)
     headers: dict[str, list[str]] = {}
     for name, value in message.raw_items():
-        headers.setdefault(name.lower(), []).append(_unfold(value))
-    senders = _addresses(headers.get("from", [])[:1])
+        headers.setdefault(name.lower(), []).append(unfold(value))
+    senders = header_addresses(headers.get("from", [])[:1])
     if not senders:
         raise UnparseableMessage("no sender")
     ids = _message_ids(headers.get("message-id", []))
@@ -197,9 +151,9 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         in_reply_to=_message_ids(headers.get("in-reply-to", [])),
         references=_message_ids(headers.get("references", [])),
         sender=senders[0],
-        reply_to=_addresses(headers.get("reply-to", [])),
-        to=_addresses(headers.get("to", [])),
-        cc=_addresses(headers.get("cc", [])),
+        reply_to=header_addresses(headers.get("reply-to", [])),
+        to=header_addresses(headers.get("to", [])),
+        cc=header_addresses(headers.get("cc", [])),
         envelope_recipients=_envelope(headers),
         subject=_subject(headers.get("subject", [""])[0]),
         date=_date(headers.get("date", [""])[0]),
@@ -267,85 +221,19 @@ def _decode(part: Message) -> str:
     except (LookupError, UnicodeError):
         text = data.decode("utf-8", "replace")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
-    return _SURROGATES.sub("\ufffd", text)
+    return SURROGATES.sub("\ufffd", text)
 
 
 def _filename(part: Message) -> str:
     name = part.get_filename()
     if not name:
         return ""
-    decoded = single_line(str(_HEADERS("x-filename", _unfold(str(name)))))
+    decoded = single_line(str(HEADERS("x-filename", unfold(str(name)))))
     return re.split(r"[\\/]", decoded)[-1].strip()[:255]
 
 
-def html_to_text(markup: str) -> str:
-    """Readable text from HTML: tags, scripts and styles dropped, entities unescaped."""
-
-    def replace(tag: re.Match[str]) -> str:
-        return "\n" if (tag[2] or "").lower() in _BLOCK_TAGS else " "
-
-    text = html.unescape(_MARKUP.sub(replace, " ".join(markup.split())))
-    lines = (" ".join(line.split()) for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _unfold(value: str) -> str:
-    value = value.replace("\r", "").replace("\n", "")
-    if _SURROGATES.search(value):
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return value
-
-
 def _subject(value: str) -> str:
-    return single_line(str(_HEADERS("subject", value)) if "=?" in value else value)[:998]
-
-
-def _addresses(values: list[str]) -> tuple[Address, ...]:
-    if not values:
-        return ()
-    joined = ", ".join(values)
-    mailboxes = _simple_mailboxes(joined)
-    if mailboxes is None:
-        mailboxes = _registry_mailboxes(joined)
-    found: dict[str, Address] = {}
-    for name, spec in mailboxes:
-        if not _BAD_MAILBOX.search(spec):
-            found.setdefault(spec.lower(), Address(spec.lower(), single_line(name)))
-    return tuple(found.values())
-
-
-def _registry_mailboxes(value: str) -> list[tuple[str, str]]:
-    attempt = _ADJACENT_WORDS.sub("?==?", value)
-    for _ in range(2):
-        try:
-            parsed = _HEADERS("to", attempt).addresses
-        except _REGISTRY_FAILURES:
-            attempt = _ENCODED_WORD.sub(_reencode, attempt)
-            continue
-        return [(m.display_name, m.addr_spec) for m in parsed if m.username and m.domain]
-    pairs = getaddresses([attempt])
-    return [(str(_HEADERS("subject", n)), a) for n, a in pairs if re.fullmatch(r".+@.+", a)]
-
-
-def _reencode(word: re.Match[str]) -> str:
-    """An encoded word as one base64 word of flattened text, which no parser can misread."""
-    text = _BREAK_RUNS.sub(" ", _SURROGATES.sub("\ufffd", _decoded(word)))
-    return _UTF8.header_encode(text) if text else ""
-
-
-def _decoded(word: re.Match[str]) -> str:
-    return str(_HEADERS("subject", word[0]))
-
-
-def _simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
-    """Plain `name <a@b>` or `a@b` lists read without the registry's cost; None otherwise."""
-    mailboxes = []
-    for item in value.split(","):
-        match = _SIMPLE_MAILBOX.fullmatch(item)
-        if match is None:
-            return None
-        mailboxes.append((" ".join((match[1] or "").split()), match[2] or match[3]))
-    return mailboxes
+    return single_line(str(HEADERS("subject", value)) if "=?" in value else value)[:998]
 
 
 def _message_ids(values: list[str]) -> tuple[str, ...]:
@@ -357,9 +245,7 @@ def _message_ids(values: list[str]) -> tuple[str, ...]:
 
 
 def _envelope(headers: dict[str, list[str]]) -> tuple[str, ...]:
-    values = headers.get("delivered-to", []) + headers.get("x-original-to", [])
-    found = (parseaddr(value)[1].lower() for value in values)
-    return tuple(dict.fromkeys(a for a in found if "@" in a and not _BAD_MAILBOX.search(a)))
+    return envelope_addresses(headers.get("delivered-to", []) + headers.get("x-original-to", []))
 
 
 def _date(value: str) -> datetime | None:

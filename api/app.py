@@ -8,10 +8,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import problems
+from api import distribution, problems
 from api.bootstrap import Services
 from api.metrics import METRICS
-from api.routes import agents, companies, health, interactions, mail, mailboxes, queries
+from api.routes import (
+    agents,
+    attachments,
+    companies,
+    health,
+    interactions,
+    mail,
+    mailboxes,
+    quarantine,
+    queries,
+)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -26,8 +36,19 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="inboxflow", version="1", lifespan=lifespan)
     app.state.services = services
     problems.install(app)
-    for module in (companies, mailboxes, agents, interactions, queries, mail, health):
+    for module in (
+        companies,
+        mailboxes,
+        agents,
+        interactions,
+        queries,
+        mail,
+        quarantine,
+        attachments,
+        health,
+    ):
         app.include_router(module.router)
+    distribution.install(app, services.distribution)
 
     @app.middleware("http")
     async def measure(

@@ -35,18 +35,29 @@ def serve(settings: Settings) -> None:
     where = (settings.database_url and "PostgreSQL") or f"SQLite under {settings.data_dir}/"
     print(f"inboxflow serving on http://{settings.host}:{settings.port} ({where})")
     print(f"operator token: {settings.admin_token}")
-    uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
 
 
 def migrate(settings: Settings) -> None:
+    from api.workers import dispatch as dispatch_worker
+    from api.workers import send as send_worker
+
     services = build(settings.model_copy(update={"run_workers": False}), migrating=True)
     services.close()
+    send_worker.migrate(settings)
+    dispatch_worker.migrate(settings)
     print("tables are in place")
 
 
 def project(settings: Settings) -> None:
     """Run the projection workers alone (PostgreSQL deployments), until SIGTERM."""
-    services = build(settings.model_copy(update={"run_workers": True}))
+    services = build(settings.model_copy(update={"run_workers": True}), embedded_workers=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -96,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     again = sub.add_parser("rebuild", help="replay one projection from the log")
     again.add_argument("name")
     sub.add_parser("demo", help="seed a demo company with agents and sample mail")
+    sub.add_parser("send", help="deliver the outbox over SMTP and decide auto-replies")
+    sub.add_parser("dispatch", help="offer waiting email to agents, run the timers, notify")
+    sub.add_parser("ingest", help="fetch mail from every IMAP mailbox")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("INBOXFLOW_LOG_LEVEL", "INFO"))
     settings = Settings.from_env()
@@ -110,3 +124,15 @@ def main(argv: list[str] | None = None) -> None:
         rebuild(settings, args.name)
     elif args.command == "demo":
         demo(settings)
+    elif args.command == "send":
+        from api.workers.send import main as send_main
+
+        send_main(settings)
+    elif args.command == "dispatch":
+        from api.workers.dispatch import main as dispatch_main
+
+        dispatch_main(settings)
+    elif args.command == "ingest":
+        from api.workers.ingest import main as ingest_main
+
+        ingest_main(settings)

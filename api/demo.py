@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from adapters.inbound import to_inbound
 from adapters.mime import parse_message
 from api.bootstrap import Services, hash_token, new_token
-from api.routes.mail import to_inbound
 from domain.actors import OPERATOR, Actor
 
 SAMPLES = (

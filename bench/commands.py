@@ -48,7 +48,11 @@ from common import (
 
 OPERATOR = "bench-operator-token"
 STEPS: tuple[tuple[str, dict[str, Any] | None], ...] = (
-    ("accept", None), ("park", None), ("resume", None), ("close", {"disposition": []}))
+    ("accept", None),
+    ("park", None),
+    ("resume", None),
+    ("close", {"disposition": []}),
+)
 SEED_THREADS = 4
 
 
@@ -73,26 +77,58 @@ class Tenant:
 
 def setup_tenant(client: httpx.Client, agents: int) -> Tenant:
     """A company with one queue, one mailbox and `agents` agents, each with its own token."""
-    company = expect_ok(client.post("/v1/companies", headers=bearer(OPERATOR), json={
-        "name": "Bench", "open_limit": 1_000_000, "timezone": "UTC"}))
+    company = expect_ok(
+        client.post(
+            "/v1/companies",
+            headers=bearer(OPERATOR),
+            json={"name": "Bench", "open_limit": 1_000_000, "timezone": "UTC"},
+        )
+    )
     base = f"/v1/companies/{company['id']}"
-    admin = expect_ok(client.post(f"{base}/users", headers=bearer(OPERATOR), json={
-        "name": "Ada", "email": "ada@bench.test", "role": "admin"}))["token"]
-    queue = expect_ok(client.post(f"{base}/queues", headers=bearer(admin),
-                                json={"name": "General", "priority": 5}))["id"]
-    tokens = [expect_ok(client.post(f"{base}/users", headers=bearer(admin), json={
-        "name": f"Agent {n}", "email": f"agent{n}@bench.test", "role": "agent",
-        "queues": [queue]}))["token"] for n in range(agents)]
-    expect_ok(client.post(f"{base}/mailboxes", headers=bearer(admin), json={
-        "address": "support@bench.test", "default_queue_id": queue}))
+    admin = expect_ok(
+        client.post(
+            f"{base}/users",
+            headers=bearer(OPERATOR),
+            json={"name": "Ada", "email": "ada@bench.test", "role": "admin"},
+        )
+    )["token"]
+    queue = expect_ok(
+        client.post(
+            f"{base}/queues", headers=bearer(admin), json={"name": "General", "priority": 5}
+        )
+    )["id"]
+    tokens = [
+        expect_ok(
+            client.post(
+                f"{base}/users",
+                headers=bearer(admin),
+                json={
+                    "name": f"Agent {n}",
+                    "email": f"agent{n}@bench.test",
+                    "role": "agent",
+                    "queues": [queue],
+                },
+            )
+        )["token"]
+        for n in range(agents)
+    ]
+    expect_ok(
+        client.post(
+            f"{base}/mailboxes",
+            headers=bearer(admin),
+            json={"address": "support@bench.test", "default_queue_id": queue},
+        )
+    )
     return Tenant(company["id"], admin, tokens)
 
 
 def raw_email(number: int) -> bytes:
-    return (f"From: Carol <carol{number}@customer.test>\r\nTo: support@bench.test\r\n"
-            f"Subject: Invoice {number} is wrong\r\nMessage-ID: <{uuid4().hex}@customer.test>\r\n"
-            "Date: Mon, 02 Mar 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\nPlease fix my invoice.\r\n").encode()
+    return (
+        f"From: Carol <carol{number}@customer.test>\r\nTo: support@bench.test\r\n"
+        f"Subject: Invoice {number} is wrong\r\nMessage-ID: <{uuid4().hex}@customer.test>\r\n"
+        "Date: Mon, 02 Mar 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nPlease fix my invoice.\r\n"
+    ).encode()
 
 
 def seed(base: str, tenant: Tenant, count: int) -> dict[str, Any]:
@@ -108,8 +144,9 @@ def seed(base: str, tenant: Tenant, count: int) -> dict[str, Any]:
             for number in range(counts[index]):
                 raw = raw_email(number)
                 for _ in range(4):
-                    response = client.post(f"/v1/companies/{tenant.company_id}/inbound",
-                                           content=raw)
+                    response = client.post(
+                        f"/v1/companies/{tenant.company_id}/inbound", content=raw
+                    )
                     if response.status_code != 409:
                         break
                     errors[f"inbound: 409 {problem_type(response)}"] += 1
@@ -140,8 +177,10 @@ def cycle(client: httpx.Client, interaction_id: str, tally: Tally) -> None:
 
 def run_level(base: str, tenant: Tenant, work: list[list[str]]) -> dict[str, Any]:
     """One client per agent, each with its own keep-alive connection and interactions."""
-    clients = [httpx.Client(base_url=base, headers=bearer(token), timeout=30)
-               for token in tenant.agent_tokens[:len(work)]]
+    clients = [
+        httpx.Client(base_url=base, headers=bearer(token), timeout=30)
+        for token in tenant.agent_tokens[: len(work)]
+    ]
     tallies = [Tally() for _ in work]
     try:
         for client in clients:
@@ -167,9 +206,14 @@ def summarize(tallies: list[Tally], elapsed: float) -> dict[str, Any]:
     kinds = sum((t.errors for t in tallies), Counter[str]())
     requests, errors = sum(t.requests for t in tallies), sum(kinds.values())
     return {
-        "clients": len(tallies), "seconds": elapsed, "requests": requests, "errors": errors,
-        "error_kinds": dict(kinds), "commands_per_s": rate(requests - errors, elapsed),
-        "p50_ms": percentile(every, 50) * 1000, "p99_ms": percentile(every, 99) * 1000,
+        "clients": len(tallies),
+        "seconds": elapsed,
+        "requests": requests,
+        "errors": errors,
+        "error_kinds": dict(kinds),
+        "commands_per_s": rate(requests - errors, elapsed),
+        "p50_ms": percentile(every, 50) * 1000,
+        "p99_ms": percentile(every, 99) * 1000,
         "p50_ms_by_command": {s: percentile(v, 50) * 1000 for s, v in by_step.items()},
         "p99_ms_by_command": {s: percentile(v, 99) * 1000 for s, v in by_step.items()},
     }
@@ -182,7 +226,7 @@ def http_levels(base: str, levels: list[int], cycles: int) -> dict[str, Any]:
     ids = seeded.pop("ids")
     results: dict[str, Any] = {"seed": seeded}
     for number, clients in enumerate(levels):
-        mine = iter(ids[number * cycles:(number + 1) * cycles])
+        mine = iter(ids[number * cycles : (number + 1) * cycles])
         work = [[next(mine) for _ in range(n)] for n in split(cycles, clients)]
         results[str(clients)] = run_level(base, tenant, work)
     return results
@@ -206,21 +250,26 @@ def baselines(backend: str, where: Path, schema: str, args: argparse.Namespace) 
 
 
 def mean_of(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {kind: {level: (rates[level] + after[kind][level]) / 2 for level in rates}
-            for kind, rates in before.items()}
+    return {
+        kind: {level: (rates[level] + after[kind][level]) / 2 for level in rates}
+        for kind, rates in before.items()
+    }
 
 
 @contextlib.contextmanager
-def backend_settings(backend: str, where: Path,
-                     pg_url: str) -> Iterator[tuple[dict[str, str], str]]:
+def backend_settings(
+    backend: str, where: Path, pg_url: str
+) -> Iterator[tuple[dict[str, str], str]]:
     """The server's INBOXFLOW_* settings and the schema (a fresh one on PostgreSQL)."""
     settings = {"INBOXFLOW_DATA_DIR": str(where / "var"), "INBOXFLOW_ADMIN_TOKEN": OPERATOR}
     if backend == "sqlite":
         yield settings, "public"
         return
     with fresh_schema(pg_url) as schema:
-        yield {**settings, "INBOXFLOW_DATABASE_URL": pg_url,
-               "INBOXFLOW_DATABASE_SCHEMA": schema}, schema
+        yield (
+            {**settings, "INBOXFLOW_DATABASE_URL": pg_url, "INBOXFLOW_DATABASE_SCHEMA": schema},
+            schema,
+        )
 
 
 def log_problems(log: Path, most: int = 20) -> list[str]:
@@ -239,8 +288,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 http = http_levels(base, args.levels, args.cycles)
             after = baselines(backend, where, schema, args)
             problems = log_problems(where / "server.log")
-    result = {**mean_of(before, after), "baselines": {"before": before, "after": after},
-              "http": http, "server_log_problems": problems}
+    result = {
+        **mean_of(before, after),
+        "baselines": {"before": before, "after": after},
+        "http": http,
+        "server_log_problems": problems,
+    }
     for level, h in ((str(n), http[str(n)]) for n in args.levels):
         h["per_library_save"] = h["commands_per_s"] / result["library_saves_per_s"][level]
         h["per_raw_commit"] = h["commands_per_s"] / result["raw_commits_per_s"][level]
@@ -249,8 +302,19 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
 
 # --- report -----------------------------------------------------------------------------------
 
-HEADERS = ("backend", "clients", "requests", "errors", "commands/s", "p50 ms", "p99 ms",
-           "library saves/s", "raw commits/s", "÷ library", "÷ raw")
+HEADERS = (
+    "backend",
+    "clients",
+    "requests",
+    "errors",
+    "commands/s",
+    "p50 ms",
+    "p99 ms",
+    "library saves/s",
+    "raw commits/s",
+    "÷ library",
+    "÷ raw",
+)
 
 
 def main_rows(backend: str, result: dict[str, Any], levels: list[int]) -> list[list[str]]:
@@ -259,10 +323,21 @@ def main_rows(backend: str, result: dict[str, Any], levels: list[int]) -> list[l
     out = []
     for key in map(str, levels):
         h = result["http"][key]
-        out.append([backend, key, str(h["requests"]), str(h["errors"]),
-                    fmt(h["commands_per_s"]), fmt(h["p50_ms"], 1), fmt(h["p99_ms"], 1),
-                    fmt(result["library_saves_per_s"][key]), fmt(result["raw_commits_per_s"][key]),
-                    fmt(h["per_library_save"], 2), fmt(h["per_raw_commit"], 3)])
+        out.append(
+            [
+                backend,
+                key,
+                str(h["requests"]),
+                str(h["errors"]),
+                fmt(h["commands_per_s"]),
+                fmt(h["p50_ms"], 1),
+                fmt(h["p99_ms"], 1),
+                fmt(result["library_saves_per_s"][key]),
+                fmt(result["raw_commits_per_s"][key]),
+                fmt(h["per_library_save"], 2),
+                fmt(h["per_raw_commit"], 3),
+            ]
+        )
     return out
 
 
@@ -270,8 +345,10 @@ def step_rows(backend: str, result: dict[str, Any], levels: list[int]) -> list[l
     out = []
     for key in map(str, levels if "http" in result else []):
         h = result["http"][key]
-        cells = [f"{fmt(h['p50_ms_by_command'][s], 1)} / {fmt(h['p99_ms_by_command'][s], 1)}"
-                 for s, _ in STEPS]
+        cells = [
+            f"{fmt(h['p50_ms_by_command'][s], 1)} / {fmt(h['p99_ms_by_command'][s], 1)}"
+            for s, _ in STEPS
+        ]
         out.append([backend, key, *cells])
     return out
 
@@ -280,8 +357,16 @@ def drift_rows(backend: str, result: dict[str, Any], levels: list[int]) -> list[
     out = []
     for key in map(str, levels if "http" in result else []):
         b, a = result["baselines"]["before"], result["baselines"]["after"]
-        out.append([backend, key, *(f"{fmt(b[kind][key])} → {fmt(a[kind][key])}"
-                                    for kind in ("library_saves_per_s", "raw_commits_per_s"))])
+        out.append(
+            [
+                backend,
+                key,
+                *(
+                    f"{fmt(b[kind][key])} → {fmt(a[kind][key])}"
+                    for kind in ("library_saves_per_s", "raw_commits_per_s")
+                ),
+            ]
+        )
     return out
 
 
@@ -294,13 +379,18 @@ def report(results: dict[str, Any], levels: list[int]) -> None:
         print("\np50 / p99 ms by command\n")
         print(markdown_table(("backend", "clients", *(s for s, _ in STEPS)), steps))
         print("\nbaselines before → after the HTTP run (ratios use the mean)\n")
-        print(markdown_table(("backend", "threads", "library saves/s", "raw commits/s"),
-                             table(drift_rows)))
+        print(
+            markdown_table(
+                ("backend", "threads", "library saves/s", "raw commits/s"), table(drift_rows)
+            )
+        )
     for name, res in results.items():
         if "http" in res:
             seeded = res["http"]["seed"]
-            print(f"\n{name}: seeding {fmt(seeded['inbound_per_s'])} inbound emails/s "
-                  f"({SEED_THREADS} clients), errors: {seeded['errors'] or 'none'}")
+            print(
+                f"\n{name}: seeding {fmt(seeded['inbound_per_s'])} inbound emails/s "
+                f"({SEED_THREADS} clients), errors: {seeded['errors'] or 'none'}"
+            )
         for key in map(str, levels if "http" in res else []):
             if kinds := res["http"][key]["error_kinds"]:
                 print(f"{name} at {key} clients, errors: {kinds}")
@@ -311,8 +401,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--cycles", type=int, default=200, help="cycles per level and backend")
     parser.add_argument("--clients", default="1,16", help="concurrency levels, comma-separated")
-    parser.add_argument("--baseline-seconds", type=float, default=1.5,
-                        help="duration of each baseline measurement")
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=1.5, help="duration of each baseline measurement"
+    )
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.clients.split(",")]
@@ -338,11 +429,18 @@ def main(argv: list[str] | None = None) -> None:
             results[backend] = {"skipped": f"failed: {type(error).__name__}: {error}"[:300]}
     report(results, args.levels)
     settings = {k: v for k, v in vars(args).items() if k != "pg_url"}
-    path = write_json("commands", {
-        "benchmark": "commands", "started_at": started.isoformat(),
-        "seconds": (datetime.now(UTC) - started).total_seconds(), "machine": machine(),
-        "server": "inboxflow serve, 1 uvicorn worker, embedded projection workers",
-        "settings": settings, "results": results})
+    path = write_json(
+        "commands",
+        {
+            "benchmark": "commands",
+            "started_at": started.isoformat(),
+            "seconds": (datetime.now(UTC) - started).total_seconds(),
+            "machine": machine(),
+            "server": "inboxflow serve, 1 uvicorn worker, embedded projection workers",
+            "settings": settings,
+            "results": results,
+        },
+    )
     print(f"\nwritten to {path}", file=sys.stderr)
 
 

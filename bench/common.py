@@ -106,8 +106,9 @@ def measure(resources: Sequence[T], seconds: float, operation: Callable[[T, int]
 
 def raw_sqlite_rate(path: Path, threads: int, seconds: float) -> float:
     """One-row INSERT + commit per call, one sqlite3 connection per thread, WAL."""
-    connections = [sqlite3.connect(path, timeout=10, check_same_thread=False)
-                   for _ in range(threads)]
+    connections = [
+        sqlite3.connect(path, timeout=10, check_same_thread=False) for _ in range(threads)
+    ]
     connections[0].execute("PRAGMA journal_mode=WAL")
     connections[0].execute("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, v TEXT)")
 
@@ -198,11 +199,18 @@ def serving(settings: Mapping[str, str], log: Path, timeout: float = 30.0) -> It
     port = free_port()
     env = server_env({**settings, "INBOXFLOW_LOG_LEVEL": "WARNING"})
     with log.open("wb") as out:
-        subprocess.run(inboxflow("migrate"), env=env, stdout=out, stderr=subprocess.STDOUT,
-                       check=True, timeout=timeout)
+        subprocess.run(
+            inboxflow("migrate"),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=timeout,
+        )
         command = inboxflow("serve", "--host", "127.0.0.1", "--port", str(port))
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_healthy(base, process, log, timeout)
@@ -241,8 +249,10 @@ def bearer(token: str) -> dict[str, str]:
 def expect_ok(response: httpx.Response) -> Any:
     """The JSON answer of a setup request, which must succeed."""
     if not response.is_success:
-        raise RuntimeError(f"{response.request.method} {response.request.url} answered "
-                           f"{response.status_code}: {response.text}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {response.text}"
+        )
     return response.json()
 
 
@@ -281,9 +291,13 @@ def fresh_schema(url: str, prefix: str = "bench") -> Iterator[str]:
 
 
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "machine": platform.machine(),
-            "processor": cpu_model() or platform.processor(), "cpu_count": os.cpu_count(),
-            "python": f"{platform.python_implementation()} {platform.python_version()}"}
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": cpu_model() or platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
 
 
 def cpu_model() -> str:

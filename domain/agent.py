@@ -27,6 +27,9 @@ def check_role(role: str) -> Role:
 class Agent(Aggregate):
     """A person who works email; holds interactions, works one of them at a time."""
 
+    offer: UUID | None = None  # the last interaction offered to the agent (a class default:
+    # snapshots taken before offers were recorded on the agent lack the attribute)
+
     class Registered(Aggregate.Created):
         company_id: UUID
         name: str
@@ -80,6 +83,10 @@ class Agent(Aggregate):
     class WorkloadChanged(Aggregate.Event):
         held: list[UUID]
         active: UUID | None
+        interaction_id: UUID
+        actor: str
+
+    class OfferReceived(Aggregate.Event):
         interaction_id: UUID
         actor: str
 
@@ -287,3 +294,13 @@ class Agent(Aggregate):
         timestamp: datetime,
     ) -> None:
         self.held, self.active = held, active
+
+    def receive_offer(self, interaction_id: UUID, *, at: datetime) -> None:
+        """Recorded with the interaction's `offered`, so that capacity is checked atomically."""
+        if not self.is_available:
+            raise AgentUnavailable(f"agent {self.id} is not available for offers")
+        self._offer_received(interaction_id=interaction_id, actor="system", timestamp=at)
+
+    @event(OfferReceived)
+    def _offer_received(self, interaction_id: UUID, actor: str, timestamp: datetime) -> None:
+        self.offer = interaction_id

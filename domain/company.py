@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.distribution import DistributionSettings
 from domain.errors import (
     DispositionRequired,
     DuplicateMailbox,
@@ -65,6 +66,8 @@ def _path_in_tree(tree: Sequence[Mapping[str, Any]], path: Sequence[str]) -> boo
 class Company(Aggregate):
     """One tenant of inboxflow."""
 
+    distribution_payload: dict[str, Any] | None = None  # a class default: older snapshots
+
     class Created(Aggregate.Created):
         name: str
         timezone: str
@@ -108,6 +111,24 @@ class Company(Aggregate):
     class SubstatusesDefined(Aggregate.Event):
         substatuses: list[str]
         actor: str
+
+    class DistributionSettingsSet(Aggregate.Event):
+        offer_timeout_seconds: int
+        sticky_window_seconds: int
+        parked_count_toward_capacity: bool
+        max_parking_seconds: int | None
+        inactivity_seconds: int
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            settings = DistributionSettings(
+                self.offer_timeout_seconds,
+                self.sticky_window_seconds,
+                self.parked_count_toward_capacity,
+                self.max_parking_seconds,
+                self.inactivity_seconds,
+            )
+            aggregate.distribution_payload = settings.payload()
 
     @event(Created)
     def __init__(
@@ -338,3 +359,11 @@ class Company(Aggregate):
         if substatus not in self.substatuses:
             raise UnknownSubstatus(f"sub-status {substatus!r} is not defined for this company")
         return substatus
+
+    @property
+    def distribution(self) -> DistributionSettings:
+        return DistributionSettings.from_payload(self.distribution_payload)
+
+    def set_distribution(self, settings: DistributionSettings, *, actor: str, at: datetime) -> None:
+        payload = settings.checked().payload()
+        self.trigger_event(self.DistributionSettingsSet, **payload, actor=actor, timestamp=at)

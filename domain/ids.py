@@ -29,3 +29,9 @@ def token_id(token_hash: str) -> UUID:
 def short_ref(interaction_id: UUID) -> str:
     """Ten base32 characters (50 bits) for the `[#REF]` subject token."""
     return b32encode(interaction_id.bytes[:7]).decode()[:10]
+
+
+def quarantine_id_for(company_id: UUID, blob: str) -> UUID:
+    """Input that could not become an interaction, by company and content: the same bytes
+    fetched again (another folder, a recreated folder) name the same record."""
+    return uuid5(NAMESPACE, f"quarantine/{company_id}/{blob}")

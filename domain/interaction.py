@@ -52,6 +52,7 @@ class Interaction(Aggregate):
             aggregate.first_agent = self.agent_id
             aggregate.status, aggregate.active_since = Status.ACTIVE, self.timestamp
             aggregate.unread, aggregate.participants = False, _participants([], self.message)
+            aggregate.outbox = [self.message["record_id"]]  # the first email waits to be sent
 
     class Routed(Aggregate.Event):
         queue_id: UUID
@@ -185,6 +186,22 @@ class Interaction(Aggregate):
         interaction_id: UUID
         actor: str
 
+    class AutoReplyQueued(Aggregate.Event):
+        message: MessageInfo
+        reason: str  # "acknowledgement" or "out_of_hours"
+        answering: str  # record id of the inbound email it answers
+        actor: str
+
+    class AutoReplySent(Aggregate.Event):
+        record_id: str
+        smtp_response: str
+        actor: str
+
+    class BounceReceived(Aggregate.Event):
+        message: MessageInfo
+        bounced_message_id: str
+        actor: str
+
     @event(Received)
     def __init__(
         self,
@@ -308,6 +325,15 @@ class Interaction(Aggregate):
         self._require("expire the offer of", Status.OFFERED)
         self._offer_expired(agent_id=self.offered_to, actor="system", timestamp=at)
 
+    def end_offer_round(self, *, at: datetime) -> None:
+        """Everyone who could take it rejected it: back to the queue, visibly, for a new round."""
+        self._require("end the offer round of", Status.QUEUED)
+        if not self.rejected_by:
+            raise RuleViolated(f"nobody rejected interaction {self.id} in this round")
+        self._returned_to_queue(
+            agent_id=None, queue_id=self.queue_id, segment_ms=0, actor="system", timestamp=at
+        )
+
     def accept(self, by: Actor, *, at: datetime) -> None:
         if self.status in OWNED and self.owner != by.user_id:
             raise AlreadyTaken(f"interaction {self.id} was accepted by another agent")
@@ -350,6 +376,33 @@ class Interaction(Aggregate):
         if record_id not in self.outbox:
             raise RuleViolated(f"message {record_id} is not waiting in the outbox of {self.id}")
         self._send_failed(record_id=record_id, error=error, actor="system", timestamp=at)
+
+    def queue_auto_reply(
+        self, message: MessageInfo, *, reason: str, answering: str, at: datetime
+    ) -> None:
+        """An automatic answer (RFC 3834) waits in the outbox like any other email."""
+        if message["rfc_message_id"] in self.message_ids:
+            raise RuleViolated(f"message {message['rfc_message_id']} is already in {self.id}")
+        self._auto_reply_queued(
+            message=message, reason=reason, answering=answering, actor="system", timestamp=at
+        )
+
+    def record_auto_reply_sent(self, record_id: str, response: str, *, at: datetime) -> None:
+        if record_id not in self.outbox:
+            raise RuleViolated(f"message {record_id} is not waiting in the outbox of {self.id}")
+        self._auto_reply_sent(
+            record_id=record_id, smtp_response=response, actor="system", timestamp=at
+        )
+
+    def receive_bounce(
+        self, message: MessageInfo, bounced_message_id: str, *, at: datetime
+    ) -> None:
+        """A delivery status notification about one of our emails, in any status.
+
+        It stays out of `message_ids`, so answers go to the customer, never to the reporter."""
+        self._bounce_received(
+            message=message, bounced_message_id=bounced_message_id, actor="system", timestamp=at
+        )
 
     def receive_message(self, message: MessageInfo, *, at: datetime) -> None:
         """The customer wrote again: unread, and any sub-status (e.g. Pending) is cleared."""
@@ -694,6 +747,25 @@ class Interaction(Aggregate):
             self.unread = True
         else:
             self.status, self.owner, self.active_since = Status.ACTIVE, agent_id, timestamp
+
+    @event(AutoReplyQueued)
+    def _auto_reply_queued(
+        self, message: MessageInfo, reason: str, answering: str, actor: str, timestamp: datetime
+    ) -> None:
+        self.outbox.append(message["record_id"])
+        self.message_ids.append(message["rfc_message_id"])
+
+    @event(AutoReplySent)
+    def _auto_reply_sent(
+        self, record_id: str, smtp_response: str, actor: str, timestamp: datetime
+    ) -> None:
+        self.outbox.remove(record_id)
+
+    @event(BounceReceived)
+    def _bounce_received(
+        self, message: MessageInfo, bounced_message_id: str, actor: str, timestamp: datetime
+    ) -> None:
+        self.unread = True
 
     @event(ContinuedIn)
     def _continued_in(self, interaction_id: UUID, actor: str, timestamp: datetime) -> None:

@@ -61,6 +61,7 @@ class InboundEmail:
     references: tuple[str, ...] = ()
     ref_tokens: tuple[str, ...] = ()
     attachments: tuple[AttachmentInfo, ...] = field(default_factory=tuple)
+    bounce_of: tuple[str, ...] = ()  # a delivery status notification: the Message-IDs it reports
 
     def info(self, record_id: UUID) -> MessageInfo:
         return MessageInfo(

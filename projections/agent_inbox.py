@@ -108,7 +108,7 @@ class AgentInbox(Projection):
         else:
             self._hold(tx, e.originator_id, e.agent_id, "active", e.timestamp)
 
-    @handles(Interaction.MessageReceived, Interaction.MarkedUnread)
+    @handles(Interaction.MessageReceived, Interaction.BounceReceived, Interaction.MarkedUnread)
     def _unread(self, tx: Tx, e: Any, position: int) -> None:
         self._set_unread(tx, e.originator_id, unread=True)
 

@@ -100,7 +100,7 @@ class QueueWaiting(Projection):
         else:
             self._leave(tx, e.originator_id)
 
-    @handles(Interaction.MessageReceived, Interaction.MarkedUnread)
+    @handles(Interaction.MessageReceived, Interaction.BounceReceived, Interaction.MarkedUnread)
     def _unread(self, tx: Tx, e: Any, position: int) -> None:
         self._set_unread(tx, e.originator_id, unread=True)
 

@@ -12,6 +12,8 @@ from adapters.persistence import Persistence
 from projections.agent_inbox import AgentInbox
 from projections.base import Projection
 from projections.company_limits import CompanyLimits
+from projections.dispatch import DispatchBoard
+from projections.quarantine import Quarantine
 from projections.queue_waiting import QueueWaiting
 from projections.runner import CatchUpRunner, Listener, Progress, rebuild
 from projections.search import Search
@@ -23,6 +25,8 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     QueueWaiting,
     CompanyLimits,
     Search,
+    Quarantine,
+    DispatchBoard,
 )
 PROJECTION_NAMES = tuple(cls.name for cls in PROJECTIONS)
 
@@ -59,6 +63,12 @@ class ReadModels:
         self.search = Search.open(
             persistence.view_datastore(Search.name), create_tables=persistence.create_tables
         )
+        self.dispatch = DispatchBoard.open(
+            persistence.view_datastore(DispatchBoard.name), create_tables=persistence.create_tables
+        )
+        self.quarantine = Quarantine.open(
+            persistence.view_datastore(Quarantine.name), create_tables=persistence.create_tables
+        )
         self.projections: dict[str, Projection] = {
             p.name: p
             for p in (
@@ -67,6 +77,8 @@ class ReadModels:
                 self.queue_waiting,
                 self.company_limits,
                 self.search,
+                self.quarantine,
+                self.dispatch,
             )
         }
         self.runners = {

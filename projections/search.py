@@ -27,6 +27,8 @@ ACTIVITY_ONLY = (
     Interaction.DraftSaved,
     Interaction.DraftDiscarded,
     Interaction.ContinuedIn,
+    Interaction.AutoReplyQueued,  # automatic mail never counts as the last message
+    Interaction.AutoReplySent,
 )
 
 
@@ -133,7 +135,12 @@ class Search(Projection):
     def _resumed(self, tx: Tx, e: Interaction.Resumed, position: int) -> None:
         self._set(tx, e, status="active")
 
-    @handles(Interaction.ReplyQueued, Interaction.ForwardQueued, Interaction.MessageReceived)
+    @handles(
+        Interaction.ReplyQueued,
+        Interaction.ForwardQueued,
+        Interaction.MessageReceived,
+        Interaction.BounceReceived,
+    )
     def _message(self, tx: Tx, e: Any, position: int) -> None:
         row = tx.execute(
             "SELECT subject, customer, customer_name FROM {interactions} WHERE interaction_id = ?",
@@ -144,7 +151,7 @@ class Search(Projection):
         snippet = e.message["snippet"]
         text = searchable(row["subject"], row["customer"], row["customer_name"], snippet)
         changes: dict[str, Any] = {"last_direction": e.message["direction"]}
-        if isinstance(e, Interaction.MessageReceived):
+        if isinstance(e, Interaction.MessageReceived | Interaction.BounceReceived):
             changes["unread"] = True
         self._set(tx, e, snippet=snippet, search_text=text, **changes)
 

@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter
 
-from api import outgoing
+from api import sending
 from api.auth import Principal
 from api.bootstrap import Services
 from api.deps import CurrentUser, ServicesDep
@@ -90,53 +90,25 @@ def resume(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> In
     return answer(saved, user, services)
 
 
-@router.post("/{interaction_id}/reply")
+@router.post("/{interaction_id}/reply", responses={413: {}, 422: {}})
 def reply(
     interaction_id: UUID, body: ReplyIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
-    """Queue a reply in the customer's thread; the outbox delivers it over SMTP."""
+    """Queue a reply (or reply-all) in the customer's thread; the outbox delivers it over SMTP.
+
+    `then` closes the interaction or sets a sub-status (e.g. Pending) in the same command."""
     scope = scope_of(services, user, interaction_id)
-    now = services.clock()
-    interaction = services.app.interaction(interaction_id, scope)
-    message = outgoing.reply(
-        services.blobs,
-        interaction,
-        body_text=body.body_text,
-        body_html=body.body_html,
-        to=body.to,
-        cc=body.cc,
-        reply_all=body.reply_all,
-        at=now,
-    )
-    saved = services.app.queue_reply(
-        interaction_id, message, forward=False, scope=scope, by=user.actor, at=now
-    )
+    saved = sending.reply(services, scope, interaction_id, body, user.actor)
     return answer(saved, user, services)
 
 
-@router.post("/{interaction_id}/forward")
+@router.post("/{interaction_id}/forward", responses={413: {}, 422: {}})
 def forward(
     interaction_id: UUID, body: ForwardIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
-    """Queue a forward of the customer's last email to someone else."""
+    """Queue a forward of the customer's last email to someone else (attached, or inline)."""
     scope = scope_of(services, user, interaction_id)
-    now = services.clock()
-    interaction = services.app.interaction(interaction_id, scope)
-    record = services.app.last_inbound_record(interaction)
-    original = services.blobs.get(record.blob)
-    message = outgoing.forward(
-        services.blobs,
-        interaction,
-        original,
-        to=body.to,
-        cc=body.cc,
-        body_text=body.body_text,
-        body_html=body.body_html,
-        at=now,
-    )
-    saved = services.app.queue_reply(
-        interaction_id, message, forward=True, scope=scope, by=user.actor, at=now
-    )
+    saved = sending.forward(services, scope, interaction_id, body, user.actor)
     return answer(saved, user, services)
 
 

@@ -10,37 +10,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapters.blobs import BlobNotFound
-from adapters.compose import find_ref_tokens
-from adapters.mime import ParsedMessage, parse_message
+from adapters.inbound import prepare
+from adapters.mime import ParseLimits
 from api import outgoing
 from api.deps import CurrentUser, ServicesDep
 from api.problems import ApiProblem, problem
 from api.routes.interactions import answer
 from api.schemas.interactions import InboundOut, InteractionOut, OutboundIn
-from domain.errors import MessageNotFound, UnparseableMessage
+from domain.errors import MessageNotFound
 from domain.ids import short_ref
-from domain.messages import AttachmentInfo, InboundEmail
 
 router = APIRouter(prefix="/v1", tags=["mail"])
 RFC822 = "message/rfc822"
-
-
-def to_inbound(parsed: ParsedMessage, blob: str, attachments: list[AttachmentInfo]) -> InboundEmail:
-    return InboundEmail(
-        rfc_message_id=parsed.message_id,
-        sender=parsed.sender.address,
-        sender_name=parsed.sender.name,
-        to=tuple(a.address for a in parsed.to),
-        cc=tuple(a.address for a in parsed.cc),
-        envelope_recipients=parsed.envelope_recipients,
-        subject=parsed.subject,
-        snippet=parsed.snippet(),
-        blob=blob,
-        in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
-        ref_tokens=tuple(find_ref_tokens(parsed.subject)),
-        attachments=tuple(attachments),
-    )
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -79,28 +60,18 @@ async def inbound(
 
 def _record(services: ServicesDep, company_id: UUID, raw: bytes, recipient: str | None) -> Response:
     now = services.clock()
-    blob = services.blobs.put(raw)
-    try:
-        parsed = parse_message(raw)
-    except UnparseableMessage as error:
+    limits = ParseLimits(max_bytes=services.settings.max_message_bytes)
+    prepared = prepare(raw, services.blobs, limits)
+    if prepared.email is None:
         saved = services.app.quarantine(
-            uuid4(), company_id, blob=blob, reason=str(error), source="api", at=now
+            uuid4(), company_id, blob=prepared.blob, reason=prepared.problem, source="api", at=now
         )
         return problem(
-            422, "unparseable-message", str(error), quarantine_id=str(saved.aggregate.id)
+            422, "unparseable-message", prepared.problem, quarantine_id=str(saved.aggregate.id)
         )
-    attachments = [
-        AttachmentInfo(
-            filename=a.filename,
-            content_type=a.content_type,
-            size=a.size,
-            blob=services.blobs.put(a.content),
-        )
-        for a in parsed.attachments
-    ]
     delivery = services.app.receive_email(
         company_id,
-        to_inbound(parsed, blob, attachments),
+        prepared.email,
         recipient=recipient,
         arrived_at=now,
         at=now,
@@ -113,7 +84,7 @@ def _record(services: ServicesDep, company_id: UUID, raw: bytes, recipient: str 
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
-@router.post("/companies/{company_id}/outbound", status_code=201)
+@router.post("/companies/{company_id}/outbound", status_code=201, responses={413: {}, 422: {}})
 def outbound(
     company_id: UUID, body: OutboundIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
@@ -136,6 +107,8 @@ def outbound(
         body_html=body.body_html,
         short_ref=short_ref(interaction_id),
         at=now,
+        sender_name=outgoing.sender_of(company, mailbox["address"]).name,
+        attachments=outgoing.decode_attachments(body.attachments),
     )
     saved = services.app.start_outbound(
         interaction_id,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from adapters.mime import parse_address
 from api.deps import CurrentUser, ServicesDep
-from api.mailboxes import mailbox_out, sealed_settings
+from api.mailboxes import mailbox_out, mailbox_status, sealed_settings
 from api.schemas.mailboxes import MailboxIn, MailboxOut
 from domain.errors import MailboxNotFound
 
@@ -38,19 +38,22 @@ def list_mailboxes(company_id: UUID, user: CurrentUser, services: ServicesDep) -
     """The company's mailboxes, without secrets."""
     scope = user.scope(company_id, "admin", "supervisor")
     company = services.app.company(scope)
-    return [mailbox_out(scope, m, 0) for m in company.mailboxes.values()]
+    return [
+        mailbox_out(scope, m, 0, mailbox_status(services, scope, m))
+        for m in company.mailboxes.values()
+    ]
 
 
 @router.get("/{mailbox_id}")
 def get_mailbox(
     company_id: UUID, mailbox_id: UUID, user: CurrentUser, services: ServicesDep
 ) -> MailboxOut:
-    """One mailbox's settings, without secrets."""
+    """One mailbox's settings, without secrets, and its ingestion status."""
     scope = user.scope(company_id, "admin", "supervisor")
     mailbox = services.app.company(scope).mailboxes.get(str(mailbox_id))
     if mailbox is None:
         raise MailboxNotFound(f"no mailbox {mailbox_id}")
-    return mailbox_out(scope, mailbox, 0)
+    return mailbox_out(scope, mailbox, 0, mailbox_status(services, scope, mailbox))
 
 
 @router.put("/{mailbox_id}")

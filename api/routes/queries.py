@@ -18,7 +18,15 @@ from domain.errors import InteractionNotFound, QueueNotFound, UnparseableMessage
 from domain.interaction import Interaction
 
 router = APIRouter(prefix="/v1", tags=["queries"])
-MESSAGE_EVENTS = {"Received", "Started", "MessageReceived", "ReplyQueued", "ForwardQueued"}
+MESSAGE_EVENTS = {
+    "Received",
+    "Started",
+    "MessageReceived",
+    "ReplyQueued",
+    "ForwardQueued",
+    "AutoReplyQueued",
+    "BounceReceived",
+}
 
 
 def company_of(user: Principal) -> UUID:

@@ -11,6 +11,8 @@ from pydantic import Field, model_validator
 from api.schemas.common import Body, Out
 
 MAX_BODY = 200_000
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_B64 = 32 * 1024 * 1024  # above 15 MB decoded is refused with 413, not 422
 
 
 class InteractionOut(Out):
@@ -41,12 +43,35 @@ class InteractionOut(Out):
     position: int
 
 
+class AttachmentIn(Body):
+    """A file sent with an email; at most 15 MB once decoded (413 above)."""
+
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    content_base64: str = Field(max_length=MAX_ATTACHMENT_B64)
+
+
+class ThenIn(Body):
+    """What happens once the email is queued: "send and close", or "send as" a sub-status."""
+
+    close: list[str] | None = Field(default=None, max_length=3)
+    substatus: str | None = Field(default=None, min_length=1, max_length=60)
+
+    @model_validator(mode="after")
+    def one_follow_up(self) -> ThenIn:
+        if self.close is not None and self.substatus is not None:
+            raise ValueError("give either close or substatus")
+        return self
+
+
 class ReplyIn(Body):
     body_text: str = Field(min_length=1, max_length=MAX_BODY)
     body_html: str | None = Field(default=None, max_length=MAX_BODY)
     to: list[str] | None = Field(default=None, max_length=50)
     cc: list[str] | None = Field(default=None, max_length=50)
     reply_all: bool = False
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    then: ThenIn | None = None
 
 
 class ForwardIn(Body):
@@ -54,6 +79,9 @@ class ForwardIn(Body):
     cc: list[str] = Field(default_factory=list, max_length=50)
     body_text: str = Field(default="", max_length=MAX_BODY)
     body_html: str | None = Field(default=None, max_length=MAX_BODY)
+    inline: bool = False  # quote the customer's email in the body instead of attaching it
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    then: ThenIn | None = None
 
 
 class OutboundIn(Body):
@@ -64,6 +92,7 @@ class OutboundIn(Body):
     subject: str = Field(min_length=1, max_length=900)
     body_text: str = Field(min_length=1, max_length=MAX_BODY)
     body_html: str | None = Field(default=None, max_length=MAX_BODY)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class TransferIn(Body):

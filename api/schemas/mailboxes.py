@@ -38,6 +38,7 @@ class MailboxIn(Body):
     default_queue_id: UUID
     imap: ImapIn | None = None
     smtp: SmtpIn | None = None
+    auto_reply: dict[str, Any] | None = None
     allow_plaintext: bool = False
 
     @model_validator(mode="after")
@@ -55,6 +56,7 @@ class MailboxOut(Out):
     default_queue_id: UUID
     imap: dict[str, Any] | None
     smtp: dict[str, Any] | None
+    auto_reply: dict[str, Any] | None = None
     allow_plaintext: bool
     status: dict[str, Any] | None = None
     position: int

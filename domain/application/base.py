@@ -7,9 +7,11 @@ storage is only `self.save` and `self.repository`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
+from threading import Lock, RLock
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -19,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.actors import SYSTEM, Actor
 from domain.agent import Agent
+from domain.checkpoint import MailboxCheckpoint
 from domain.company import Company
 from domain.errors import (
     AgentNotFound,
@@ -40,6 +43,8 @@ R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
 
 CONFLICT_ATTEMPTS = 10
+# Locks a command holds until it returns: see `Batch.quota`.
+_held_locks: ContextVar[list[RLock] | None] = ContextVar("held_locks", default=None)
 
 
 def retried_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
@@ -51,12 +56,18 @@ def retried_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(CONFLICT_ATTEMPTS - 1):
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            held = _held_locks.set([])
             try:
                 return method(*args, **kwargs)
             except IntegrityError:
-                continue
-        return method(*args, **kwargs)
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+            finally:
+                for lock in reversed(_held_locks.get() or []):
+                    lock.release()
+                _held_locks.reset(held)
+        raise AssertionError("unreachable")
 
     return wrapper
 
@@ -73,11 +84,17 @@ class Repositories(Application[UUID]):
     """Typed loading with domain errors, and scoping by company: another company's → NotFound."""
 
     name = "ContactCenter"
-    snapshotting_intervals = {CompanyQuota: 100, Company: 50, Agent: 100}
+    snapshotting_intervals = {CompanyQuota: 100, Company: 50, Agent: 100, MailboxCheckpoint: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
+        self._quota_locks: dict[UUID, RLock] = {}
+        self._quota_locks_guard = Lock()
+
+    def quota_lock(self, company_id: UUID) -> RLock:
+        with self._quota_locks_guard:
+            return self._quota_locks.setdefault(company_id, RLock())
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         """Tells in-process readers (projection runners) that the log grew."""
@@ -139,9 +156,10 @@ class Repositories(Application[UUID]):
 class Batch:
     """The aggregates one command loads and changes, saved together in one transaction."""
 
-    def __init__(self, app: Repositories) -> None:
+    def __init__(self, app: Repositories, absent: frozenset[UUID] = frozenset()) -> None:
         self.app = app
         self.loaded: dict[UUID, Aggregate] = {}
+        self.absent = absent  # a hint: saving one of these anyway conflicts, see `ingest`
 
     def _cached(self, aggregate_id: UUID, load: Callable[[], A]) -> A:
         if aggregate_id not in self.loaded:
@@ -165,7 +183,25 @@ class Batch:
         return self._cached(interaction_id, lambda: self.app.interaction(interaction_id, scope))
 
     def quota(self, company_id: UUID) -> CompanyQuota:
+        """The company's quota, under an in-process lock held until the command returns.
+
+        Every open and close of a company writes this one aggregate; serialising them in the
+        process avoids a storm of version conflicts. Other processes still meet the
+        optimistic check, and `retried_on_conflict` settles those.
+        """
+        held = _held_locks.get()
+        if held is not None:
+            lock = self.app.quota_lock(company_id)
+            lock.acquire()
+            held.append(lock)
         return self._cached(CompanyQuota.create_id(company_id), lambda: self.app.quota(company_id))
+
+    def message_record(self, record_id: UUID, scope: UUID | None = None) -> MessageRecord:
+        """Also finds a record added to this batch and not saved yet; one named in `absent`
+        (the store did not hold it a moment ago) is not looked up."""
+        if record_id in self.absent and record_id not in self.loaded:
+            raise MessageNotFound(f"no message record {record_id}")
+        return self._cached(record_id, lambda: self.app.message_record(record_id, scope))
 
     def commit(self) -> int:
         recordings = self.app.save(*self.loaded.values())

@@ -20,6 +20,7 @@ from domain.records import MessageRecord, QuarantinedMessage
 from domain.routing import RoutingInput, route
 
 FindByRef = Callable[[UUID, str], UUID | None]
+Outcome = Literal["created", "continued", "threaded", "duplicate", "bounced"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Delivery:
 
     interaction_id: UUID
     position: int
-    outcome: Literal["created", "continued", "threaded", "duplicate"]
+    outcome: Outcome
 
 
 class Inbound(Repositories):
@@ -58,23 +59,57 @@ class Inbound(Repositories):
         find_by_ref: FindByRef,
         enforce_limit: bool = True,
     ) -> Delivery:
+        batch = self.batch()
+        interaction_id, outcome = self.deliver(
+            batch,
+            company_id,
+            email,
+            recipient=recipient,
+            arrived_at=arrived_at,
+            at=at,
+            find_by_ref=find_by_ref,
+            enforce_limit=enforce_limit,
+        )
+        if outcome == "duplicate":
+            return Delivery(interaction_id, self.recorder.max_notification_id() or 0, outcome)
+        return Delivery(interaction_id, batch.commit(), outcome)
+
+    def deliver(
+        self,
+        batch: Batch,
+        company_id: UUID,
+        email: InboundEmail,
+        *,
+        recipient: str | None,
+        arrived_at: datetime,
+        at: datetime,
+        find_by_ref: FindByRef,
+        enforce_limit: bool = True,
+    ) -> tuple[UUID, Outcome]:
+        """Records one inbound email into `batch`, unsaved: the HTTP and IMAP paths share it.
+
+        Emails recorded earlier in the same batch count: a repeated Message-ID is a duplicate
+        and a reply threads, as if they had been saved one by one.
+        """
         record_id = message_record_id(company_id, email.rfc_message_id)
         try:
-            known = self.message_record(record_id, company_id)
+            known = batch.message_record(record_id, company_id)
         except MessageNotFound:
             pass
         else:
-            return Delivery(
-                known.interaction_id, self.recorder.max_notification_id() or 0, "duplicate"
-            )
-        batch = self.batch()
+            return known.interaction_id, "duplicate"
         company = batch.company(company_id)
         mailbox = self.mailbox_for(company, recipient, email)
         info = email.info(record_id)
-        thread = self._thread_of(batch, company_id, email, find_by_ref)
-        if thread is not None and thread.is_open:
+        bounced = self._bounced(batch, company_id, email)
+        thread = None if bounced else self._thread_of(batch, company_id, email, find_by_ref)
+        outcome: Literal["created", "continued", "threaded", "bounced"]
+        if bounced is not None:  # a DSN joins the conversation it reports on, in any status
+            bounced[0].receive_bounce(info, bounced[1], at=arrived_at)
+            thread, outcome = bounced[0], "bounced"
+        elif thread is not None and thread.is_open:
             thread.receive_message(info, at=arrived_at)
-            outcome: Literal["created", "continued", "threaded"] = "threaded"
+            outcome = "threaded"
         else:
             new = self._open(
                 batch, company, mailbox, email, info, thread, arrived_at, at, enforce_limit
@@ -91,7 +126,7 @@ class Inbound(Repositories):
                 timestamp=arrived_at,
             )
         )
-        return Delivery(thread.id, batch.commit(), outcome)
+        return thread.id, outcome
 
     def _open(
         self,
@@ -145,6 +180,19 @@ class Inbound(Repositories):
         batch.add(interaction)
         return interaction
 
+    def _bounced(
+        self, batch: Batch, company_id: UUID, email: InboundEmail
+    ) -> tuple[Interaction, str] | None:
+        """The first of our own emails a delivery report names, and its interaction."""
+        for rfc_id in email.bounce_of:
+            try:
+                record = batch.message_record(message_record_id(company_id, rfc_id), company_id)
+            except MessageNotFound:
+                continue
+            if record.direction == "out":
+                return batch.interaction(record.interaction_id, company_id), rfc_id
+        return None
+
     def _thread_of(
         self, batch: Batch, company_id: UUID, email: InboundEmail, find_by_ref: FindByRef
     ) -> Interaction | None:
@@ -156,7 +204,7 @@ class Inbound(Repositories):
         for rfc_id in email.thread_candidates():
             try:
                 found.append(
-                    self.message_record(
+                    batch.message_record(
                         message_record_id(company_id, rfc_id), company_id
                     ).interaction_id
                 )

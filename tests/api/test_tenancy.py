@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.scenario import accepted_interaction, bearer, company, ok
+from tests.api.scenario import accepted_interaction, bearer, company, ok, post_email
 
 ID = "00000000-0000-0000-0000-000000000000"
 # One valid body per route: a route that names a resource and has no case here fails the test.
@@ -74,7 +74,16 @@ CASES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/interactions/{interaction_id}/tags"): {"add": ["t"]},
     ("POST", "/v1/interactions/{interaction_id}/close"): {"disposition": []},
     ("GET", "/v1/queues/{queue_id}/waiting"): None,
+    ("GET", "/v1/companies/{company_id}/distribution"): None,
+    ("PUT", "/v1/companies/{company_id}/distribution"): {},
+    ("GET", "/v1/queues/{queue_id}/agents"): None,
+    ("GET", "/v1/agents/{agent_id}/events"): None,
+    ("GET", "/v1/queues/{queue_id}/events"): None,
     ("GET", "/v1/messages/{message_id}/raw"): None,
+    ("GET", "/v1/companies/{company_id}/quarantine"): None,
+    ("GET", "/v1/companies/{company_id}/quarantine/{quarantine_id}/raw"): None,
+    ("POST", "/v1/companies/{company_id}/quarantine/{quarantine_id}/retry"): None,
+    ("GET", "/v1/interactions/{interaction_id}/attachments/{blob}"): None,
 }
 
 
@@ -105,6 +114,8 @@ def test_company_b_gets_404_on_every_resource_of_company_a(client: TestClient) -
         "queue_id": acme.queues["General"],
         "message_id": thread["items"][0]["id"],
         "mailbox_id": acme.mailbox_id,
+        "quarantine_id": post_email(client, acme, b"no sender\r\n", 422)["quarantine_id"],
+        "blob": "0" * 64,
     }
     before = ok(client.get(f"/v1/interactions/{interaction_id}", headers=acme.token("A")))
     for (method, path), body in sorted(CASES.items()):

@@ -22,6 +22,8 @@ from eventsourcing.persistence import IntegrityError
 from adapters.persistence import Persistence
 from domain.actors import OPERATOR, Actor
 from domain.application import ContactCenter, Saved
+from domain.checkpoint import MailboxCheckpoint
+from domain.distribution import DistributionSettings
 from domain.errors import AlreadyTaken, DomainError
 from domain.interaction import Interaction
 from domain.messages import AttachmentInfo, InboundEmail, MessageInfo
@@ -169,6 +171,7 @@ def produce_every_event(acme: Acme) -> UUID:
         cid, TREE, mandatory=True, default=["Spam"], timeout_seconds=3600, by=ada, at=at()
     )
     app.define_substatuses(cid, ["Waiting for supplier"], by=ada, at=at())
+    app.set_distribution(cid, DistributionSettings(offer_timeout_seconds=30), by=ada, at=at())
     agent = app.agent(bob.user_id)
     agent.set_role("supervisor", actor=str(ada), at=at())
     agent.set_role("agent", actor=str(ada), at=at())
@@ -210,6 +213,7 @@ def produce_every_event(acme: Acme) -> UUID:
     interaction.offer(sue.user_id, {"why": "longest idle", "rank": 1}, at=at())
     interaction.expire_offer(at=at())
     app.save(interaction)
+    app.offer(iid, ann.user_id, {"rule": "longest-idle"}, present=True, at=at())
     app.accept(iid, by=ann, at=at(), **scope)
     app.park(iid, by=ann, at=at(), **scope)
     app.resume(iid, by=ann, at=at(), **scope)
@@ -232,6 +236,13 @@ def produce_every_event(acme: Acme) -> UUID:
     app.change_tags(iid, add=[], remove=["refund"], by=ann, at=at(), **scope)
     app.mark(iid, unread=True, by=ann, at=at(), **scope)
     app.mark(iid, unread=False, by=ann, at=at(), **scope)
+    auto = outgoing(5)
+    app.queue_auto_reply(iid, auto, reason="acknowledgement", answering="in-1",
+                         sender="carol@customer.test", arrived_at=at(),
+                         window=timedelta(hours=24), at=at())
+    app.record_delivery(iid, auto["record_id"], kind="auto_reply", response="250 OK", at=at())
+    acme.write("<dsn-1@mx.customer.test>", subject="Undelivered",
+               bounce_of=(reply["rfc_message_id"],))
     acme.write("<2@customer.test>", subject="Re: Invoice 42", in_reply_to=("<1@customer.test>",))
     app.start_call(ann.user_id, by=ann, at=at(), **scope)
     app.end_call(ann.user_id, by=ann, at=at(), **scope)
@@ -261,6 +272,13 @@ def produce_every_event(acme: Acme) -> UUID:
     ).aggregate
     quarantined.release(None, actor=str(ada), at=at())
     app.save(quarantined)
+    # how far a mailbox's folder was ingested, and the folder recreated
+    checkpoint = MailboxCheckpoint(
+        company_id=cid, mailbox_id=acme.mailbox, folder="INBOX", uidvalidity=7, timestamp=at()
+    )
+    checkpoint.advance(3, 3, at=at())
+    checkpoint.follow(8, at=at())
+    app.save(checkpoint)
     return iid
 
 

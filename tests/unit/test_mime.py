@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import mime
+from adapters import addresses, mime
 from adapters.mime import (
     Address,
     ParsedMessage,
@@ -430,7 +430,7 @@ def test_parse_address_only_returns_or_refuses(value: str) -> None:
         address = parse_address(value)
     except (InvalidAddress, HeaderInjection):
         return
-    assert mime._ADDR_SPEC.fullmatch(address.address)
+    assert addresses._ADDR_SPEC.fullmatch(address.address)
     assert address.address == address.address.lower()
     assert not mime.LINE_BREAKS.search(address.name)
 
@@ -448,7 +448,7 @@ def test_fast_address_path_agrees_with_the_header_registry(mailboxes: list[str])
     value = ", ".join(mailboxes)
     registry = policy.default.header_factory("to", value).addresses
 
-    assert mime._simple_mailboxes(value) == [(m.display_name, m.addr_spec) for m in registry]
+    assert addresses._simple_mailboxes(value) == [(m.display_name, m.addr_spec) for m in registry]
 
 
 ENCODED_SUBJECTS = [

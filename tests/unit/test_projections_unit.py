@@ -45,7 +45,7 @@ def test_timeline_types_are_event_names_in_snake_case(name: str, expected: str) 
 
 
 def test_timeline_and_search_follow_every_interaction_event() -> None:
-    assert len(INTERACTION_EVENTS) == 29
+    assert len(INTERACTION_EVENTS) == 32
     assert set(Timeline.handlers) == set(INTERACTION_EVENTS)
     assert set(Search.handlers) == set(INTERACTION_EVENTS)
     assert get_topic(Interaction.OfferRejected) in Timeline.topics
@@ -58,6 +58,8 @@ def test_each_projection_has_its_own_name_and_exact_topics() -> None:
         "queue_waiting",
         "company_limits",
         "search",
+        "quarantine",
+        "dispatch",
     }
     for projection in PROJECTIONS:
         assert projection.topics == tuple(sorted(map(get_topic, projection.handlers)))
