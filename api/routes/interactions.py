@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter
@@ -42,52 +43,48 @@ def scope_of(services: Services, user: Principal, interaction_id: UUID) -> UUID:
     return user.company_id
 
 
-@router.post("/{interaction_id}/accept")
-def accept(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
-    """Accept an interaction from its queue or an offer; the caller becomes its owner."""
-    saved = services.app.accept(
+def run(
+    services: Services,
+    user: Principal,
+    interaction_id: UUID,
+    command: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> InteractionOut:
+    """Runs one command on the interaction as the caller, now, and answers with its state."""
+    saved = command(
         interaction_id,
+        *args,
         scope=scope_of(services, user, interaction_id),
         by=user.actor,
         at=services.clock(),
+        **kwargs,
     )
     return answer(saved, user, services)
+
+
+@router.post("/{interaction_id}/accept")
+def accept(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
+    """Accept an interaction from its queue or an offer; the caller becomes its owner."""
+    return run(services, user, interaction_id, services.app.accept)
 
 
 @router.post("/{interaction_id}/reject")
 def reject(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Reject an offer; the interaction goes back to waiting in its queue."""
-    saved = services.app.reject(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.reject)
 
 
 @router.post("/{interaction_id}/park")
 def park(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Park the active interaction: ownership kept, handling-time segment closed."""
-    saved = services.app.park(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.park)
 
 
 @router.post("/{interaction_id}/resume")
 def resume(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Resume a parked interaction; any other active one of the owner is parked."""
-    saved = services.app.resume(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.resume)
 
 
 @router.post("/{interaction_id}/reply", responses={413: {}, 422: {}})
@@ -135,13 +132,7 @@ def return_to_queue(
     interaction_id: UUID, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Give the interaction back to its queue."""
-    saved = services.app.return_to_queue(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.return_to_queue)
 
 
 @router.post("/{interaction_id}/notes")
@@ -149,15 +140,7 @@ def add_note(
     interaction_id: UUID, body: NoteIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Add an internal note (never sent to the customer)."""
-    saved = services.app.add_note(
-        interaction_id,
-        uuid4(),
-        body.text,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.add_note, uuid4(), body.text)
 
 
 @router.put("/{interaction_id}/draft")
@@ -165,26 +148,13 @@ def save_draft(
     interaction_id: UUID, body: DraftIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Save the caller's draft, replacing the previous one."""
-    saved = services.app.save_draft(
-        interaction_id,
-        body.model_dump(),
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.save_draft, body.model_dump())
 
 
 @router.delete("/{interaction_id}/draft")
 def discard_draft(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Discard the caller's draft."""
-    saved = services.app.discard_draft(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.discard_draft)
 
 
 @router.post("/{interaction_id}/substatus")
@@ -192,14 +162,7 @@ def set_substatus(
     interaction_id: UUID, body: SubstatusIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Set a sub-status such as Pending, or clear it with null."""
-    saved = services.app.set_substatus(
-        interaction_id,
-        body.substatus,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.set_substatus, body.substatus)
 
 
 @router.post("/{interaction_id}/tags")
@@ -207,41 +170,21 @@ def change_tags(
     interaction_id: UUID, body: TagsIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Add and remove tags."""
-    saved = services.app.change_tags(
-        interaction_id,
-        add=body.add,
-        remove=body.remove,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
+    return run(
+        services, user, interaction_id, services.app.change_tags, add=body.add, remove=body.remove
     )
-    return answer(saved, user, services)
 
 
 @router.post("/{interaction_id}/mark-unread")
 def mark_unread(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Mark as unread."""
-    saved = services.app.mark(
-        interaction_id,
-        unread=True,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.mark, unread=True)
 
 
 @router.post("/{interaction_id}/mark-read")
 def mark_read(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Mark as read."""
-    saved = services.app.mark(
-        interaction_id,
-        unread=False,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.mark, unread=False)
 
 
 @router.post("/{interaction_id}/close")
@@ -249,23 +192,10 @@ def close(
     interaction_id: UUID, body: CloseIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
     """Close with a disposition path (mandatory where the company says so)."""
-    saved = services.app.close_interaction(
-        interaction_id,
-        body.disposition,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.close_interaction, body.disposition)
 
 
 @router.post("/{interaction_id}/reopen")
 def reopen(interaction_id: UUID, user: CurrentUser, services: ServicesDep) -> InteractionOut:
     """Reopen: an agent takes it back active; a supervisor or admin sends it to its queue."""
-    saved = services.app.reopen(
-        interaction_id,
-        scope=scope_of(services, user, interaction_id),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return answer(saved, user, services)
+    return run(services, user, interaction_id, services.app.reopen)
