@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from api.auth import Principal
 from api.mailboxes import mailbox_out
 from api.schemas.companies import CompanyOut, QueueOut, UserOut
@@ -99,7 +97,3 @@ def queue_out(queue: Queue, position: int) -> QueueOut:
         closed=queue.is_closed,
         position=position,
     )
-
-
-def ids(values: list[UUID]) -> list[str]:
-    return [str(v) for v in values]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain.actors import SYSTEM, Actor
+from domain.agent import Agent
 from domain.application.base import Batch, Repositories, Saved, retried_on_conflict
 from domain.errors import NotQueueMember, QueueClosed, RuleViolated
 from domain.interaction import Interaction
@@ -18,28 +20,26 @@ class Work(Repositories):
     """Commands of agents and supervisors on interactions and on their own presence."""
 
     @retried_on_conflict
+    def _change_agent(
+        self, agent_id: UUID, change: Callable[[Agent], None], *, scope: UUID
+    ) -> Saved:
+        agent = self.agent(agent_id, scope)
+        change(agent)
+        return self.batch().saved(agent)
+
     def log_in(self, agent_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
-        agent = self.agent(agent_id, scope)
-        agent.log_in(actor=str(by), at=at)
-        return self.batch().saved(agent)
+        return self._change_agent(agent_id, lambda a: a.log_in(actor=str(by), at=at), scope=scope)
 
-    @retried_on_conflict
     def log_out(self, agent_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
-        agent = self.agent(agent_id, scope)
-        agent.log_out(actor=str(by), at=at)
-        return self.batch().saved(agent)
+        return self._change_agent(agent_id, lambda a: a.log_out(actor=str(by), at=at), scope=scope)
 
-    @retried_on_conflict
     def pause(self, agent_id: UUID, reason: str, *, scope: UUID, by: Actor, at: datetime) -> Saved:
-        agent = self.agent(agent_id, scope)
-        agent.pause(reason, actor=str(by), at=at)
-        return self.batch().saved(agent)
+        return self._change_agent(
+            agent_id, lambda a: a.pause(reason, actor=str(by), at=at), scope=scope
+        )
 
-    @retried_on_conflict
     def unpause(self, agent_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
-        agent = self.agent(agent_id, scope)
-        agent.unpause(actor=str(by), at=at)
-        return self.batch().saved(agent)
+        return self._change_agent(agent_id, lambda a: a.unpause(actor=str(by), at=at), scope=scope)
 
     @retried_on_conflict
     def start_call(self, agent_id: UUID, *, scope: UUID, by: Actor, at: datetime) -> Saved:
