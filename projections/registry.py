@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from time import monotonic
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.application import Application
 
@@ -28,6 +28,7 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     Quarantine,
     DispatchBoard,
 )
+P = TypeVar("P", bound=Projection)
 PROJECTION_NAMES = tuple(cls.name for cls in PROJECTIONS)
 
 
@@ -48,39 +49,19 @@ class ReadModels:
         idle_poll: float = 0.05,
     ) -> None:
         self.app = app
-        self.timeline = Timeline.open(
-            persistence.view_datastore(Timeline.name), create_tables=persistence.create_tables
-        )
-        self.agent_inbox = AgentInbox.open(
-            persistence.view_datastore(AgentInbox.name), create_tables=persistence.create_tables
-        )
-        self.queue_waiting = QueueWaiting.open(
-            persistence.view_datastore(QueueWaiting.name), create_tables=persistence.create_tables
-        )
-        self.company_limits = CompanyLimits.open(
-            persistence.view_datastore(CompanyLimits.name), create_tables=persistence.create_tables
-        )
-        self.search = Search.open(
-            persistence.view_datastore(Search.name), create_tables=persistence.create_tables
-        )
-        self.dispatch = DispatchBoard.open(
-            persistence.view_datastore(DispatchBoard.name), create_tables=persistence.create_tables
-        )
-        self.quarantine = Quarantine.open(
-            persistence.view_datastore(Quarantine.name), create_tables=persistence.create_tables
-        )
         self.projections: dict[str, Projection] = {
-            p.name: p
-            for p in (
-                self.timeline,
-                self.agent_inbox,
-                self.queue_waiting,
-                self.company_limits,
-                self.search,
-                self.quarantine,
-                self.dispatch,
+            cls.name: cls.open(
+                persistence.view_datastore(cls.name), create_tables=persistence.create_tables
             )
+            for cls in PROJECTIONS
         }
+        self.timeline = self._view(Timeline)
+        self.agent_inbox = self._view(AgentInbox)
+        self.queue_waiting = self._view(QueueWaiting)
+        self.company_limits = self._view(CompanyLimits)
+        self.search = self._view(Search)
+        self.quarantine = self._view(Quarantine)
+        self.dispatch = self._view(DispatchBoard)
         self.runners = {
             name: CatchUpRunner(
                 app, projection, page_size=page_size, idle_poll=idle_poll, listen=False
@@ -90,6 +71,11 @@ class ReadModels:
         self._listener = Listener(app, self.wake) if Listener.applies(app) else None
         if start:
             self.start()
+
+    def _view(self, cls: type[P]) -> P:
+        projection = self.projections[cls.name]
+        assert isinstance(projection, cls)
+        return projection
 
     def start(self) -> None:
         for runner in self.runners.values():
