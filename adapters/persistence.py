@@ -9,6 +9,8 @@ from urllib.parse import unquote, urlsplit
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from adapters.group_commit import TOPIC as GROUP_COMMIT
+
 
 @dataclass(frozen=True)
 class PostgresTarget:
@@ -56,6 +58,7 @@ class Persistence:
     def application_env(self) -> dict[str, str]:
         """The eventsourcing environment of the write-side application.
 
+        On PostgreSQL concurrent saves share transactions (`adapters.group_commit`).
         The aggregate cache keeps recently used aggregates in memory and fast-forwards them
         from the store on each load, so a hot agent or quota is not replayed from scratch.
         """
@@ -81,6 +84,7 @@ class Persistence:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size * 2),
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_CONNECT_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": GROUP_COMMIT,
             "CREATE_TABLE": "y" if self.create_tables else "n",
         }
 
