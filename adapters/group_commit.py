@@ -54,7 +54,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if any(v is not None for v in kwargs.values()) or self.datastore.enable_db_functions:
-            return super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
         if not stored_events:
             return []
         save = _Save(stored_events)
@@ -79,7 +80,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
 
     def _take_group(self) -> list[_Save]:
         """The queued saves in arrival order, up to one statement's worth of events."""
-        group, size = [], 0
+        group: list[_Save] = []
+        size = 0
         while self._queued and (
             not group or size + len(self._queued[0].events) <= MAX_GROUP_EVENTS
         ):
