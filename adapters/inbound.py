@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from adapters.blobs import BlobStore
 from adapters.bounces import bounced_message_ids
 from adapters.compose import find_ref_tokens
-from adapters.mime import ParsedMessage, ParseLimits, parse_message
+from adapters.mime import ParsedMessage, ParseLimits, parse_message, text_excerpt
 from domain.errors import UnparseableMessage
 from domain.messages import AttachmentInfo, InboundEmail
 
@@ -26,6 +26,7 @@ def to_inbound(parsed: ParsedMessage, blob: str, attachments: list[AttachmentInf
         envelope_recipients=parsed.envelope_recipients,
         subject=parsed.subject,
         snippet=parsed.snippet(),
+        text=text_excerpt(parsed.text),
         blob=blob,
         in_reply_to=parsed.in_reply_to,
         references=parsed.references,

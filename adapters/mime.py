@@ -38,12 +38,22 @@ __all__ = [
     "parse_address_list",
     "parse_message",
     "single_line",
+    "text_excerpt",
 ]
 
 _BOUNDARY = re.compile(rb'boundary\*?\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _DASH_LINE = re.compile(rb"^--([^\r\n]*)", re.M)
 _NESTED_MESSAGE = re.compile(rb"^content-type:\s*message/", re.I | re.M)
 _MSG_ID = re.compile(r"<([!-;=?-~]+)>")
+TEXT_EXCERPT = 4000  # characters of a message's text its events carry, for search
+
+
+def text_excerpt(text: str, n: int = TEXT_EXCERPT) -> str:
+    """The first `n` characters of `text` with whitespace collapsed, without scanning it all."""
+    collapsed = " ".join(text[: 4 * n + 1024].split())
+    if len(collapsed) < n < len(text):
+        collapsed = " ".join(text.split())
+    return collapsed[:n]
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,7 @@ class ParsedMessage:
     defects: tuple[str, ...]
 
     def snippet(self, n: int = 200) -> str:
-        collapsed = " ".join(self.text[: 4 * n + 1024].split())
-        if len(collapsed) < n < len(self.text):
-            collapsed = " ".join(self.text.split())
-        return collapsed[:n]
+        return text_excerpt(self.text, n)
 
     def participants(self) -> tuple[str, ...]:
         everyone = (self.sender, *self.reply_to, *self.to, *self.cc)

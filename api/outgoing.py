@@ -28,6 +28,7 @@ from adapters.mime import (
     parse_address,
     parse_address_list,
     single_line,
+    text_excerpt,
 )
 from api.problems import ApiProblem
 from domain.company import Company
@@ -109,6 +110,7 @@ def _store(blobs: BlobStore, company_id: UUID, message: OutgoingMessage) -> Mess
         cc=[a.address for a in message.cc],
         subject=message.subject,
         snippet=_summary(message.body_text),
+        text=text_excerpt(message.body_text),
         blob=blob,
         attachments=attachments,
     )

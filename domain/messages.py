@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 from uuid import UUID
 
 
@@ -40,6 +40,7 @@ class MessageInfo(TypedDict):
     cc: list[str]
     subject: str
     snippet: str
+    text: NotRequired[str]  # the plain text, whitespace collapsed, at most 4,000 characters
     blob: str
     attachments: list[AttachmentInfo]
 
@@ -56,6 +57,7 @@ class InboundEmail:
     envelope_recipients: tuple[str, ...] = ()
     subject: str = ""
     snippet: str = ""
+    text: str | None = None  # see `MessageInfo.text`; None leaves it out, as older events did
     blob: str = ""
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
@@ -64,7 +66,7 @@ class InboundEmail:
     bounce_of: tuple[str, ...] = ()  # a delivery status notification: the Message-IDs it reports
 
     def info(self, record_id: UUID) -> MessageInfo:
-        return MessageInfo(
+        info = MessageInfo(
             record_id=str(record_id),
             rfc_message_id=self.rfc_message_id,
             direction="in",
@@ -77,6 +79,9 @@ class InboundEmail:
             blob=self.blob,
             attachments=list(self.attachments),
         )
+        if self.text is not None:
+            info["text"] = self.text
+        return info
 
     def thread_candidates(self) -> list[str]:
         """Message-IDs this email answers, most specific first."""

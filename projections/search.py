@@ -1,4 +1,10 @@
-"""Search: one row per interaction for lists, filters, free text and `[#REF]` threading."""
+"""Search: one row per interaction for lists, filters, free text and `[#REF]` threading.
+
+`unread_count` counts the inbound messages (the customer's, or a bounce report) since an
+agent last read the interaction: accepting it or marking it read resets it, marking it
+unread (or reopening it to its queue) makes it at least 1. `owner` stays the agent who owned
+it when it was closed. See `projections.search_text` for what free text finds.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,20 @@ from uuid import UUID
 from domain.ids import short_ref
 from domain.interaction import Interaction
 from domain.messages import MessageInfo
-from projections.base import Projection, Row, Table, Tx, handles, to_json
-from projections.search_query import OUT, Page, SearchQuery, with_tags
+from projections.base import Projection, Table, Tx, handles, to_json
+from projections.search_reads import SearchReads
+from projections.search_text import fold, index_words, with_message
 
 COLUMNS = (
     "interaction_id TEXT NOT NULL, company_id TEXT NOT NULL, short_ref TEXT NOT NULL, "
     "mailbox TEXT NOT NULL, status TEXT NOT NULL, queue_id TEXT, owner TEXT, first_agent TEXT, "
-    "subject TEXT NOT NULL, customer TEXT NOT NULL, customer_name TEXT NOT NULL, "
-    "created_at TEXT NOT NULL, last_activity_at TEXT NOT NULL, unread INTEGER NOT NULL, "
-    "substatus TEXT, disposition TEXT, handling_ms BIGINT NOT NULL, "
-    "last_direction TEXT NOT NULL, snippet TEXT NOT NULL, search_text TEXT NOT NULL"
+    "subject TEXT NOT NULL, subject_key TEXT NOT NULL, customer TEXT NOT NULL, "
+    "customer_name TEXT NOT NULL, customer_name_key TEXT NOT NULL, created_at TEXT NOT NULL, "
+    "created_position BIGINT NOT NULL, last_activity_at TEXT NOT NULL, unread INTEGER NOT NULL, "
+    "unread_count INTEGER NOT NULL, substatus TEXT, disposition TEXT, disposition_key TEXT, "
+    "handling_ms BIGINT NOT NULL, last_direction TEXT NOT NULL, snippet TEXT NOT NULL"
 )
+AT_LEAST_ONE = "CASE WHEN unread_count > 0 THEN unread_count ELSE 1 END"
 ACTIVITY_ONLY = (
     Interaction.ReplySent,
     Interaction.ForwardSent,
@@ -43,7 +52,12 @@ def counterpart(message: MessageInfo) -> tuple[str, str]:
     return (message["to"][0] if message["to"] else ""), ""
 
 
-class Search(Projection):
+def message_text(message: MessageInfo) -> str:
+    """The text events carry (older events only have the snippet)."""
+    return message.get("text", message["snippet"])
+
+
+class Search(SearchReads, Projection):
     """Interactions by company, newest activity first, with keyset pagination."""
 
     name = "search"
@@ -52,7 +66,15 @@ class Search(Projection):
             "interactions",
             COLUMNS,
             "interaction_id",
-            ("company_id, last_activity_at, interaction_id", "company_id, short_ref"),
+            (
+                "company_id, last_activity_at, interaction_id",
+                "company_id, short_ref",
+                "company_id, status, last_activity_at",
+                "company_id, owner, last_activity_at",
+                "company_id, queue_id, last_activity_at",
+                "company_id, created_at",
+                "company_id, customer",
+            ),
         ),
         Table(
             "tags",
@@ -60,44 +82,70 @@ class Search(Projection):
             "interaction_id, tag",
             ("tag",),
         ),
+        Table(
+            "texts",
+            "interaction_id TEXT NOT NULL, company_id TEXT NOT NULL, message_text TEXT NOT NULL",
+            "interaction_id",
+            postgres_columns="search_vector tsvector",
+            postgres_indexes=("USING GIN (search_vector)",),
+        ),
     )
 
     @handles(Interaction.Received)
     def _received(self, tx: Tx, e: Interaction.Received, position: int) -> None:
-        self._create(tx, e, status="received", unread=True)
+        self._create(tx, e, position, status="received", unread=True, unread_count=1)
 
     @handles(Interaction.Started)
     def _started(self, tx: Tx, e: Interaction.Started, position: int) -> None:
         self._create(
             tx,
             e,
+            position,
             status="active",
             queue_id=e.queue_id,
             owner=e.agent_id,
             first_agent=e.agent_id,
             unread=False,
+            unread_count=0,
         )
 
-    def _create(self, tx: Tx, e: Any, **columns: Any) -> None:
+    def _create(self, tx: Tx, e: Any, position: int, **columns: Any) -> None:
         message = e.message
         customer, name = counterpart(message)
+        customer = customer.casefold()
         tx.insert(
             "interactions",
             interaction_id=e.originator_id,
             company_id=e.company_id,
             short_ref=short_ref(e.originator_id),
-            mailbox=e.mailbox,
+            mailbox=e.mailbox.casefold(),
             subject=message["subject"],
+            subject_key=fold(message["subject"]),
             customer=customer,
             customer_name=name,
+            customer_name_key=fold(name),
             created_at=e.timestamp,
+            created_position=position,
             last_activity_at=e.timestamp,
             handling_ms=0,
             last_direction=message["direction"],
             snippet=message["snippet"],
-            search_text=searchable(message["subject"], customer, name, message["snippet"]),
             **columns,
         )
+        text = with_message("", message_text(message))
+        tx.insert(
+            "texts", interaction_id=e.originator_id, company_id=e.company_id, message_text=text
+        )
+        self._index_words(tx, e.originator_id, fold(message["subject"]), customer, fold(name), text)
+
+    def _index_words(self, tx: Tx, interaction_id: UUID, *texts: str) -> None:
+        if tx.dialect == "postgres":
+            tx.execute(
+                "UPDATE {texts} SET search_vector = to_tsvector('simple', ?) "
+                "WHERE interaction_id = ?",
+                index_words(*texts),
+                interaction_id,
+            )
 
     @handles(Interaction.Routed)
     def _routed(self, tx: Tx, e: Interaction.Routed, position: int) -> None:
@@ -124,7 +172,7 @@ class Search(Projection):
             e.agent_id,
             e.originator_id,
         )
-        self._set(tx, e, status="active", owner=e.agent_id, unread=False)
+        self._set(tx, e, status="active", owner=e.agent_id, unread=False, unread_count=0)
 
     @handles(Interaction.Parked)
     def _parked(self, tx: Tx, e: Interaction.Parked, position: int) -> None:
@@ -143,17 +191,25 @@ class Search(Projection):
     )
     def _message(self, tx: Tx, e: Any, position: int) -> None:
         row = tx.execute(
-            "SELECT subject, customer, customer_name FROM {interactions} WHERE interaction_id = ?",
+            "SELECT i.subject_key, i.customer, i.customer_name_key, t.message_text "
+            "FROM {interactions} i JOIN {texts} t ON t.interaction_id = i.interaction_id "
+            "WHERE i.interaction_id = ?",
             e.originator_id,
         ).one()
         if row is None:
             raise LookupError(f"interaction {e.originator_id} was never created")
-        snippet = e.message["snippet"]
-        text = searchable(row["subject"], row["customer"], row["customer_name"], snippet)
+        text = with_message(row["message_text"], message_text(e.message))
+        tx.execute(
+            "UPDATE {texts} SET message_text = ? WHERE interaction_id = ?", text, e.originator_id
+        )
+        head = (row["subject_key"], row["customer"], row["customer_name_key"])
+        self._index_words(tx, e.originator_id, *head, text)
         changes: dict[str, Any] = {"last_direction": e.message["direction"]}
-        if isinstance(e, Interaction.MessageReceived | Interaction.BounceReceived):
+        inbound = isinstance(e, Interaction.MessageReceived | Interaction.BounceReceived)
+        if inbound:
             changes["unread"] = True
-        self._set(tx, e, snippet=snippet, search_text=text, **changes)
+        counted = "unread_count = unread_count + 1" if inbound else ""
+        self._set(tx, e, counted, snippet=e.message["snippet"], **changes)
 
     @handles(Interaction.Transferred)
     def _transferred(self, tx: Tx, e: Interaction.Transferred, position: int) -> None:
@@ -188,41 +244,44 @@ class Search(Projection):
         )
         self._set(tx, e)
 
-    @handles(Interaction.MarkedUnread, Interaction.MarkedRead)
-    def _marked(self, tx: Tx, e: Any, position: int) -> None:
-        self._set(tx, e, unread=isinstance(e, Interaction.MarkedUnread))
+    @handles(Interaction.MarkedUnread)
+    def _marked_unread(self, tx: Tx, e: Interaction.MarkedUnread, position: int) -> None:
+        self._set(tx, e, f"unread_count = {AT_LEAST_ONE}", unread=True)
+
+    @handles(Interaction.MarkedRead)
+    def _marked_read(self, tx: Tx, e: Interaction.MarkedRead, position: int) -> None:
+        self._set(tx, e, unread=False, unread_count=0)
 
     @handles(Interaction.Closed)
     def _closed(self, tx: Tx, e: Interaction.Closed, position: int) -> None:
         self._add_handling(tx, e)
-        self._set(tx, e, status="closed", disposition=to_json(e.disposition))
+        path = to_json(e.disposition)
+        key = fold(" / ".join(e.disposition))
+        self._set(tx, e, status="closed", disposition=path, disposition_key=key)
 
     @handles(Interaction.Reopened)
     def _reopened(self, tx: Tx, e: Interaction.Reopened, position: int) -> None:
+        cleared: dict[str, Any] = {"disposition": None, "disposition_key": None, "substatus": None}
         if e.agent_id is None:
-            self._set(
-                tx,
-                e,
-                status="queued",
-                queue_id=e.queue_id,
-                owner=None,
-                unread=True,
-                disposition=None,
-                substatus=None,
-            )
+            unread = f"unread_count = {AT_LEAST_ONE}"
+            queued = {"status": "queued", "queue_id": e.queue_id, "owner": None, "unread": True}
+            self._set(tx, e, unread, **queued, **cleared)
         else:
-            self._set(tx, e, status="active", owner=e.agent_id, disposition=None, substatus=None)
+            self._set(tx, e, status="active", owner=e.agent_id, **cleared)
 
     @handles(*ACTIVITY_ONLY)
     def _activity(self, tx: Tx, e: Any, position: int) -> None:
         self._set(tx, e)
 
-    def _set(self, tx: Tx, e: Any, **columns: Any) -> None:
-        """Assigns the columns (names from this module, never from input) and the activity."""
+    def _set(self, tx: Tx, e: Any, expression: str = "", **columns: Any) -> None:
+        """Assigns the columns and the `expression` (both from this module, never from
+        input) and the activity."""
         columns["last_activity_at"] = e.timestamp
-        assignments = ", ".join(f"{name} = ?" for name in columns)
+        assignments = [f"{name} = ?" for name in columns]
+        if expression:
+            assignments.append(expression)
         tx.execute(
-            f"UPDATE {{interactions}} SET {assignments} WHERE interaction_id = ?",
+            f"UPDATE {{interactions}} SET {', '.join(assignments)} WHERE interaction_id = ?",
             *columns.values(),
             e.originator_id,
         )
@@ -234,32 +293,3 @@ class Search(Projection):
                 e.segment_ms,
                 e.originator_id,
             )
-
-    def search(self, company_id: UUID, **filters: Any) -> tuple[list[Row], str | None]:
-        """Filters: status, queue_id, agent_id, tag, unread, text, since, limit (max 200),
-        cursor (from the previous page), visible_queue_ids (None = every queue)."""
-        query = SearchQuery(company_id, **filters)
-        if query.matches_nothing:
-            return [], None
-        with self.view.transaction(commit=False) as tx:
-            text, params = query.statement(OUT)
-            rows = tx.execute(text, *params).all()
-            page = Page(rows, query.limit)
-            return with_tags(tx, page.rows), page.next_cursor
-
-    def get(self, interaction_id: UUID) -> Row | None:
-        with self.view.transaction(commit=False) as tx:
-            rows = tx.execute(
-                f"SELECT {OUT} FROM {{interactions}} WHERE interaction_id = ?", interaction_id
-            ).all()
-            return with_tags(tx, rows)[0] if rows else None
-
-    def find_by_short_ref(self, company_id: UUID, ref: str) -> UUID | None:
-        """The interaction a `[#REF]` subject token names, within one company."""
-        rows = self.view.select(
-            "SELECT interaction_id FROM {interactions} WHERE company_id = ? AND short_ref = ? "
-            "ORDER BY created_at DESC, interaction_id LIMIT 1",
-            company_id,
-            ref.strip().upper(),
-        )
-        return UUID(rows[0]["interaction_id"]) if rows else None

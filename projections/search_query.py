@@ -1,4 +1,11 @@
-"""The SQL of one search page: filters, free text, and the keyset cursor."""
+"""The SQL of one search page: filters, free text, conditions, and the keyset cursor.
+
+Pages go by last activity, newest first, with a cursor on `(last_activity_at, interaction_id)`.
+The first page also fixes a horizon (the log position the view had reached), carried in the
+cursor: later pages show only interactions created up to it, so mail arriving while a client
+pages neither repeats nor pushes aside a row it has not seen yet. An interaction whose own
+activity changes meanwhile moves to the top, above the cursor; refreshing page 1 shows it.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +19,16 @@ from typing import Any
 from uuid import UUID
 
 from projections.base import Row, Tx
+from projections.search_fields import status_clause
+from projections.search_text import free_text, like_pattern
+
+__all__ = ["MAX_LIMIT", "OUT", "InvalidCursor", "Page", "SearchQuery", "like_pattern"]
 
 MAX_LIMIT = 200
 OUT = (
     "interaction_id, company_id, short_ref, mailbox, status, queue_id, owner, first_agent, "
-    "subject, customer, customer_name, created_at, last_activity_at, unread, substatus, "
-    "disposition, handling_ms, last_direction, snippet"
+    "subject, customer, customer_name, created_at, last_activity_at, unread, unread_count, "
+    "substatus, disposition, handling_ms, last_direction, snippet"
 )
 
 
@@ -25,71 +36,116 @@ class InvalidCursor(ValueError):
     """The cursor was not produced by a previous search page."""
 
 
-def like_pattern(text: str) -> str:
-    """A case-insensitive substring pattern; the user's `%`, `_` and `\\` match literally."""
-    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def encode_cursor(row: Row, horizon: int | None = None) -> str:
+    key = [row["last_activity_at"], row["interaction_id"]]
+    text = json.dumps(key if horizon is None else [*key, horizon])
+    return urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def encode_cursor(row: Row) -> str:
-    key = json.dumps([row["last_activity_at"], row["interaction_id"]])
-    return urlsafe_b64encode(key.encode()).decode().rstrip("=")
+def _decoded(cursor: str) -> list[Any]:
+    try:
+        key = json.loads(urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (Base64Error, UnicodeDecodeError, ValueError, TypeError):
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from None
+    shape_ok = isinstance(key, list) and len(key) in (2, 3)
+    if not shape_ok or not all(isinstance(part, str) for part in key[:2]):
+        raise InvalidCursor(f"invalid cursor {cursor!r}")
+    if len(key) == 3 and (type(key[2]) is not int or key[2] < 0):
+        raise InvalidCursor(f"invalid cursor {cursor!r}")
+    return list(key)
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        at, interaction_id = json.loads(urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (Base64Error, UnicodeDecodeError, ValueError, TypeError):
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from None
-    if not isinstance(at, str) or not isinstance(interaction_id, str):
-        raise InvalidCursor(f"invalid cursor {cursor!r}")
+    """The `(last_activity_at, interaction_id)` after which the next page starts."""
+    at, interaction_id = _decoded(cursor)[:2]
     return at, interaction_id
+
+
+def cursor_horizon(cursor: str) -> int | None:
+    """The log position the first page fixed (None in cursors that carry none)."""
+    key = _decoded(cursor)
+    return key[2] if len(key) == 3 else None
 
 
 @dataclass
 class SearchQuery:
-    """Newest activity first; every filter given narrows the result."""
+    """Newest activity first; every filter given narrows the result.
+
+    `status` is a fine state or a group (see `search_fields.STATUS_GROUPS`); `owner` and
+    `unassigned` test the owner; times are bounds on `[created_from, created_before)` and
+    `last_activity_at >= since`; `condition` is a compiled advanced search.
+    """
 
     company_id: UUID
     status: str | None = None
-    queue_id: UUID | None = None
-    agent_id: UUID | None = None
-    tag: str | None = None
+    substatus: str | None = None
+    queue_ids: Collection[UUID] = ()
+    mailboxes: Collection[str] = ()
+    owner: UUID | None = None
+    unassigned: bool = False
+    first_agent: UUID | None = None
+    tags: Collection[str] = ()
     unread: bool | None = None
     text: str | None = None
     since: datetime | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    condition: tuple[str, list[Any]] | None = None
     limit: int = 50
     cursor: str | None = None
+    horizon: int | None = None
     visible_queue_ids: Collection[UUID] | None = None
+    dialect: str = "sqlite"
     where: list[str] = field(init=False, default_factory=list)
     params: list[Any] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.limit = max(1, min(self.limit, MAX_LIMIT))
         self._add("company_id = ?", self.company_id)
-        self._add("status = ?", self.status)
-        self._add("queue_id = ?", self.queue_id)
-        self._add("owner = ?", self.agent_id)
+        if self.status is not None:
+            self.where.append(status_clause(self.status))
+        self._add("substatus = ?", self.substatus)
+        self._add_any("queue_id", self.queue_ids)
+        self._add_any("mailbox", [m.strip().casefold() for m in self.mailboxes])
+        self._add("owner = ?", self.owner)
+        if self.unassigned:
+            self.where.append("owner IS NULL")
+        self._add("first_agent = ?", self.first_agent)
+        for tag in dict.fromkeys(self.tags):
+            self._add("interaction_id IN (SELECT interaction_id FROM {tags} WHERE tag = ?)", tag)
         self._add("unread = ?", self.unread)
         self._add("last_activity_at >= ?", self.since)
-        self._add("interaction_id IN (SELECT interaction_id FROM {tags} WHERE tag = ?)", self.tag)
-        if self.text:
-            self._add("search_text LIKE ? ESCAPE '\\'", like_pattern(self.text))
-        if self.visible_queue_ids:
-            queues = list(self.visible_queue_ids)
-            self.where.append(f"queue_id IN ({', '.join('?' * len(queues))})")
-            self.params.extend(queues)
+        self._add("created_at >= ?", self.created_from)
+        self._add("created_at < ?", self.created_before)
+        for extra in (free_text(self.text or "", self.company_id, self.dialect), self.condition):
+            if extra is not None:
+                self.where.append(extra[0])
+                self.params.extend(extra[1])
+        if self.visible_queue_ids is not None:
+            self._add_any("queue_id", self.visible_queue_ids)
+            if not self.visible_queue_ids:
+                self.where.append("1 = 0")  # a caller who may see no queue sees nothing
+        self._add_keyset()
+
+    def _add(self, condition: str, value: Any) -> None:
+        if value is not None:
+            self.where.append(condition)
+            self.params.append(value)
+
+    def _add_any(self, column: str, values: Collection[Any]) -> None:
+        if values:
+            self.where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            self.params.extend(values)
+
+    def _add_keyset(self) -> None:
         if self.cursor is not None:
             at, interaction_id = decode_cursor(self.cursor)
             self.where.append(
                 "(last_activity_at < ? OR (last_activity_at = ? AND interaction_id < ?))"
             )
             self.params.extend([at, at, interaction_id])
-
-    def _add(self, condition: str, value: Any) -> None:
-        if value is not None:
-            self.where.append(condition)
-            self.params.append(value)
+            self.horizon = cursor_horizon(self.cursor)
+        self._add("created_position <= ?", self.horizon)
 
     @property
     def matches_nothing(self) -> bool:
@@ -107,9 +163,10 @@ class SearchQuery:
 class Page:
     """The rows of one page and the cursor of the next, if any."""
 
-    def __init__(self, rows: list[Row], limit: int) -> None:
+    def __init__(self, rows: list[Row], limit: int, horizon: int | None = None) -> None:
         self.rows = rows[:limit]
-        self.next_cursor = encode_cursor(self.rows[-1]) if len(rows) > limit else None
+        more = len(rows) > limit
+        self.next_cursor = encode_cursor(self.rows[-1], horizon) if more else None
 
 
 def with_tags(tx: Tx, rows: list[Row]) -> list[Row]:

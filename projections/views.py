@@ -60,20 +60,29 @@ def _adapt(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Table:
-    """One table of a view: `columns` is SQL shared by both backends (TEXT, BIGINT, INTEGER)."""
+    """One table of a view: `columns` is SQL shared by both backends (TEXT, BIGINT, INTEGER).
+
+    `postgres_columns` and `postgres_indexes` exist on PostgreSQL only (e.g. a `tsvector`
+    column and an index written as what follows `ON <table>`: `USING GIN (column)`).
+    """
 
     name: str
     columns: str
     key: str
     indexes: tuple[str, ...] = ()
+    postgres_columns: str = ""
+    postgres_indexes: tuple[str, ...] = ()
 
 
 class Tx:
-    """A cursor inside one view transaction, speaking the shared SQL dialect."""
+    """A cursor inside one view transaction, speaking the shared SQL dialect.
 
-    def __init__(self, cursor: Any, sql: Callable[[str], str]) -> None:
+    `dialect` ("sqlite" or "postgres") is for the few statements that differ by backend."""
+
+    def __init__(self, cursor: Any, sql: Callable[[str], str], dialect: str = "sqlite") -> None:
         self.cursor = cursor
         self._sql = sql
+        self.dialect = dialect
 
     def execute(self, text: str, *params: Any) -> Tx:
         self.cursor.execute(self._sql(text), tuple(_adapt(p) for p in params))
@@ -96,6 +105,8 @@ class Tx:
 
 class View(TrackingRecorder):
     """A read model's tables plus its tracking table, changed together in one transaction."""
+
+    dialect = "sqlite"
 
     def __init__(self, name: str, tables: Sequence[Table]) -> None:
         self.name, self.tables = name, tuple(tables)
@@ -133,7 +144,7 @@ class View(TrackingRecorder):
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self._raw_transaction(commit=commit) as cursor:
-            yield Tx(cursor, self.sql)
+            yield Tx(cursor, self.sql, self.dialect)
 
     def select(self, text: str, *params: Any) -> list[Row]:
         with self.transaction(commit=False) as tx:
@@ -144,11 +155,15 @@ class View(TrackingRecorder):
 
     def _data_definitions(self) -> list[str]:
         statements = []
+        postgres = self.dialect == "postgres"
         for table in self.tables:
+            columns = table.columns
+            if postgres and table.postgres_columns:
+                columns = f"{columns}, {table.postgres_columns}"
             statements.append(
                 self.sql(
                     f"CREATE TABLE IF NOT EXISTS {{{table.name}}} "
-                    f"({table.columns}, PRIMARY KEY ({table.key}))"
+                    f"({columns}, PRIMARY KEY ({table.key}))"
                 )
             )
             for number, columns in enumerate(table.indexes):
@@ -156,6 +171,13 @@ class View(TrackingRecorder):
                     self.sql(
                         f"CREATE INDEX IF NOT EXISTS {self.name}_{table.name}_{number} "
                         f"ON {{{table.name}}} ({columns})"
+                    )
+                )
+            for number, method in enumerate(table.postgres_indexes if postgres else ()):
+                statements.append(
+                    self.sql(
+                        f"CREATE INDEX IF NOT EXISTS {self.name}_{table.name}_pg{number} "
+                        f"ON {{{table.name}}} {method}"
                     )
                 )
         return statements
@@ -210,6 +232,8 @@ class SQLiteView(SQLiteTrackingRecorder, View):
 
 
 class PostgresView(PostgresTrackingRecorder, View):
+    dialect = "postgres"
+
     def __init__(self, datastore: PostgresDatastore, name: str, tables: Sequence[Table]) -> None:
         View.__init__(self, name, tables)
         PostgresTrackingRecorder.__init__(self, datastore, tracking_table_name=f"{name}_tracking")
