@@ -35,3 +35,13 @@ def quarantine_id_for(company_id: UUID, blob: str) -> UUID:
     """Input that could not become an interaction, by company and content: the same bytes
     fetched again (another folder, a recreated folder) name the same record."""
     return uuid5(NAMESPACE, f"quarantine/{company_id}/{blob}")
+
+
+def contact_id_for(company_id: UUID, address: str) -> UUID:
+    """The contact a customer address names until someone adds it to another contact."""
+    return uuid5(NAMESPACE, f"contact/{company_id}/{address.strip().casefold()}")
+
+
+def address_claim_id(company_id: UUID, address: str) -> UUID:
+    """The record that one address of a company belongs to exactly one edited contact."""
+    return uuid5(NAMESPACE, f"contact-address/{company_id}/{address.strip().casefold()}")
