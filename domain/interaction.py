@@ -25,6 +25,14 @@ from domain.messages import OPEN, OWNED, MessageInfo, Status
 
 MAX_NOTE = 10_000
 MAX_TAG = 50
+ADDRESSING_ROLES = frozenset({"supervisor", "admin"})
+
+
+class NoteAddressingRefused(RuleViolated):
+    """Only supervisors and admins address a note to one agent: the request is well formed,
+    the rules refuse it to this caller (a rule, like `NotOwner`, hence 409 rather than 422)."""
+
+    code = "note-addressing-refused"
 
 
 class Interaction(Aggregate):
@@ -137,6 +145,8 @@ class Interaction(Aggregate):
         note_id: UUID
         text: str
         actor: str
+        # for that agent, supervisors and admins only; notes stored before it existed load as None
+        for_agent_id: UUID | None = None
 
     class DraftSaved(Aggregate.Event):
         agent_id: UUID | None
@@ -456,10 +466,30 @@ class Interaction(Aggregate):
             timestamp=at,
         )
 
-    def add_note(self, note_id: UUID, text: str, by: Actor, *, at: datetime) -> None:
+    def add_note(
+        self,
+        note_id: UUID,
+        text: str,
+        by: Actor,
+        *,
+        at: datetime,
+        for_agent_id: UUID | None = None,
+    ) -> None:
+        """An internal note; `for_agent_id` addresses it to one agent (supervisors, admins)."""
         if not 1 <= len(text.strip()) <= MAX_NOTE:
             raise InvalidInput(f"a note is 1-{MAX_NOTE} characters")
-        self._note_added(note_id=note_id, text=text.strip(), actor=str(by), timestamp=at)
+        if for_agent_id is not None and by.kind not in ADDRESSING_ROLES:
+            raise NoteAddressingRefused(
+                f"{by} may not address a note on interaction {self.id} to one agent: "
+                "only supervisors and admins may"
+            )
+        self._note_added(
+            note_id=note_id,
+            text=text.strip(),
+            actor=str(by),
+            for_agent_id=for_agent_id,
+            timestamp=at,
+        )
 
     def save_draft(self, draft: dict[str, Any], by: Actor, *, at: datetime) -> None:
         self._require("save a draft of", *OWNED)
@@ -684,7 +714,14 @@ class Interaction(Aggregate):
         self._release(queue_id)
 
     @event(NoteAdded)
-    def _note_added(self, note_id: UUID, text: str, actor: str, timestamp: datetime) -> None:
+    def _note_added(
+        self,
+        note_id: UUID,
+        text: str,
+        actor: str,
+        timestamp: datetime,
+        for_agent_id: UUID | None = None,  # absent from notes stored before it existed
+    ) -> None:
         pass
 
     @event(DraftSaved)

@@ -108,6 +108,8 @@ class TransferIn(Body):
 
 class NoteIn(Body):
     text: str = Field(min_length=1, max_length=10_000)
+    # address the note to one agent: only they, supervisors and admins read it
+    for_agent_id: UUID | None = None
 
 
 class DraftIn(Body):

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from domain.actors import OPERATOR, Actor
 from domain.application import ContactCenter, Saved
 from domain.errors import (
+    AgentNotFound,
     AgentUnavailable,
     AlreadyTaken,
     DispositionRequired,
@@ -37,7 +38,7 @@ from domain.errors import (
     UnknownSubstatus,
 )
 from domain.ids import interaction_id_for
-from domain.interaction import Interaction
+from domain.interaction import Interaction, NoteAddressingRefused
 from domain.messages import OWNED, InboundEmail, Status
 from tests.fakes import FixedClock
 
@@ -48,6 +49,7 @@ ANN, BOB, CAT = Actor("agent", uuid4()), Actor("agent", uuid4()), Actor("agent",
 SUE, ADA = Actor("supervisor", uuid4()), Actor("admin", uuid4())
 AGENTS, USERS = (ANN, BOB, CAT), (ANN, BOB, CAT, SUE, ADA)
 BY_ID = {user.user_id: user for user in USERS}
+STRANGER = uuid4()  # no user of the company
 MEMBERSHIP = {ANN: [Q1], BOB: [Q2], CAT: [Q1, Q2], SUE: [], ADA: []}
 OPEN_LIMIT = 4
 TREE = [
@@ -382,9 +384,24 @@ class InteractionLifecycle(RuleBasedStateMachine):
             self.release(email, email.queue)
             email.unread = True
 
-    def add_note(self, email: Email, who: Actor, text: str) -> None:
+    def add_note(self, email: Email, who: Actor, text: str, for_agent: UUID | None) -> None:
         refusals: Refusals = [] if text.strip() else [InvalidInput]
-        self.run(refusals, self.app.add_note, email.id, uuid4(), text, by=who)
+        if for_agent is not None and for_agent not in BY_ID:
+            refusals.append(AgentNotFound)
+        if for_agent is not None and who.kind not in ("supervisor", "admin"):
+            refusals.append(NoteAddressingRefused)
+        note_id = uuid4()
+        added = self.run(
+            refusals, self.app.add_note, email.id, note_id, text, by=who, for_agent_id=for_agent
+        )
+        if added is not None:
+            [stored] = self.app.events.get(email.id, desc=True, limit=1)
+            assert isinstance(stored, Interaction.NoteAdded)
+            assert (stored.note_id, stored.text, stored.for_agent_id) == (
+                note_id,
+                text.strip(),
+                for_agent,
+            )
 
     def save_draft(self, email: Email, who: Actor) -> None:
         refusals: Refusals = [] if email.owner == who.user_id else [NotOwner]
@@ -538,9 +555,17 @@ class InteractionLifecycle(RuleBasedStateMachine):
         self.reopen(*self.pick(n, who, Status.CLOSED))
 
     @with_emails
-    @rule(n=any_email, who=anyone, text=st.sampled_from(["Called the customer", "   "]))
-    def someone_adds_a_note(self, n: int, who: Actor | None, text: str) -> None:
-        self.add_note(*self.pick(n, who), text)
+    @rule(
+        n=any_email,
+        who=anyone,
+        text=st.sampled_from(["Called the customer", "   "]),
+        for_agent=st.none() | st.sampled_from([*(a.user_id for a in AGENTS), STRANGER]),
+    )
+    def someone_adds_a_note(
+        self, n: int, who: Actor | None, text: str, for_agent: UUID | None
+    ) -> None:
+        """For everyone, or (supervisors and admins only) for one agent."""
+        self.add_note(*self.pick(n, who), text, for_agent)
 
     @with_emails
     @rule(n=any_email, who=anyone)
