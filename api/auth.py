@@ -9,6 +9,7 @@ from uuid import UUID
 from api.bootstrap import Services, hash_token
 from api.problems import ApiProblem
 from domain.actors import OPERATOR, Actor
+from domain.agent import check_role
 from domain.errors import AgentNotFound, CompanyNotFound
 from domain.ids import token_id
 
@@ -48,13 +49,20 @@ class Principal:
             raise ApiProblem(403, "forbidden", f"this action needs the role {' or '.join(roles)}")
 
 
+MAX_TOKEN_LENGTH = 512
+
+
 def authenticate(services: Services, authorization: str | None) -> Principal:
-    if not authorization or not authorization.lower().startswith("bearer "):
+    """The caller of a `Bearer <token>` header: 401 when missing, malformed or not valid now."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
         raise ApiProblem(401, "unauthenticated", "a bearer token is required")
-    token = authorization[7:].strip()
     operator = services.settings.admin_token
     if operator and hmac.compare_digest(token.encode(), operator.encode()):
         return Principal(OPERATOR)
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ApiProblem(401, "invalid-token", "the token is unknown, revoked or expired")
     stored = services.app.token(token_id(hash_token(token)))
     if stored is None or not stored.is_valid_at(services.clock()):
         raise ApiProblem(401, "invalid-token", "the token is unknown, revoked or expired")
@@ -63,4 +71,4 @@ def authenticate(services: Services, authorization: str | None) -> Principal:
     except AgentNotFound:
         raise ApiProblem(401, "invalid-token", "the token's user no longer exists") from None
     visible = None if user.visible_queue_ids is None else tuple(user.visible_queue_ids)
-    return Principal(Actor.user(user.role, user.id), user.company_id, visible)  # type: ignore[arg-type]
+    return Principal(Actor.user(check_role(user.role), user.id), user.company_id, visible)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import RuleViolated
+from domain.errors import InvalidInput, RuleViolated
 from domain.ids import message_record_id
 
 
@@ -79,6 +79,9 @@ class QuarantinedMessage(Aggregate):
         self.released = True
 
 
+MAX_TOKEN_LABEL = 100
+
+
 class AccessToken(Aggregate):
     """A bearer token of one user, known only by its hash; its id derives from that hash."""
 
@@ -87,6 +90,13 @@ class AccessToken(Aggregate):
         company_id: UUID
         expires_at: datetime | None
         actor: str
+        label: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["label"] = None  # tokens issued before labels existed
 
     class Revoked(Aggregate.Event):
         actor: str
@@ -100,10 +110,38 @@ class AccessToken(Aggregate):
         company_id: UUID,
         expires_at: datetime | None,
         actor: str,
+        label: str | None,
         timestamp: datetime,
     ) -> None:
         self.user_id, self.company_id, self.expires_at = user_id, company_id, expires_at
+        self.label = label
         self.revoked = False
+
+    @classmethod
+    def issue(
+        cls,
+        token_id: UUID,
+        *,
+        user_id: UUID,
+        company_id: UUID,
+        label: str | None,
+        expires_at: datetime | None,
+        actor: str,
+        at: datetime,
+    ) -> AccessToken:
+        if label is not None and not 1 <= len(label.strip()) <= MAX_TOKEN_LABEL:
+            raise InvalidInput(f"a token label is 1-{MAX_TOKEN_LABEL} characters")
+        if expires_at is not None and expires_at <= at:
+            raise InvalidInput("a token's expiry must be in the future")
+        return cls(
+            id=token_id,
+            user_id=user_id,
+            company_id=company_id,
+            expires_at=expires_at,
+            actor=actor,
+            label=None if label is None else label.strip(),
+            timestamp=at,
+        )
 
     def is_valid_at(self, at: datetime) -> bool:
         return not self.revoked and (self.expires_at is None or at < self.expires_at)

@@ -1,4 +1,7 @@
-"""Company configuration: the operator creates companies, admins configure them."""
+"""Company configuration: the operator creates companies, admins configure them.
+
+Users and their tokens are in `api/routes/users.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,19 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, status
 
-from adapters.mime import parse_address
-from api.bootstrap import hash_token, new_token
 from api.deps import CurrentUser, ServicesDep, await_position
-from api.presenters import company_out, queue_out, user_out
+from api.presenters import company_out, queue_out
 from api.problems import ApiProblem
 from api.schemas.companies import (
     CompanyIn,
     CompanyOut,
     DispositionsIn,
     LimitsOut,
-    NewUserOut,
     OpenLimitIn,
     QueueIn,
     QueueOut,
     RulesIn,
     SubstatusesIn,
-    UserIn,
 )
 
 router = APIRouter(prefix="/v1/companies", tags=["companies"])
@@ -50,31 +49,6 @@ def get_company(company_id: UUID, user: CurrentUser, services: ServicesDep) -> C
     scope = company_id if user.is_operator else user.scope(company_id)
     company = services.app.company(scope)
     return company_out(company, 0)
-
-
-@router.post("/{company_id}/users", status_code=status.HTTP_201_CREATED)
-def create_user(
-    company_id: UUID, body: UserIn, user: CurrentUser, services: ServicesDep
-) -> NewUserOut:
-    """Register a user; the answer carries their bearer token, shown only this once."""
-    if not user.is_operator:
-        user.scope(company_id, "admin")
-    elif body.role != "admin":
-        raise ApiProblem(403, "operator-only", "the operator registers a company's admins only")
-    token = new_token()
-    saved = services.app.register_user(
-        uuid4(),
-        company_id,
-        name=body.name,
-        email=parse_address(body.email).address,
-        role=body.role,
-        queue_ids=body.queues,
-        capacity=body.capacity,
-        token_hash=hash_token(token),
-        by=user.actor,
-        at=services.clock(),
-    )
-    return NewUserOut(**user_out(saved.aggregate, saved.position).model_dump(), token=token)
 
 
 @router.post("/{company_id}/queues", status_code=status.HTTP_201_CREATED)

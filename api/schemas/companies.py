@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from api.schemas.common import Body, Out
 
@@ -55,6 +56,68 @@ class UserOut(Out):
 
 class NewUserOut(UserOut):
     token: str
+
+
+class UserDetailOut(UserOut):
+    visible_queues: list[UUID] | None  # None: every queue of the company
+
+
+class UserPatchIn(Body):
+    """A partial change: absent fields stay; `visible_queues: null` means every queue."""
+
+    role: Literal["agent", "supervisor", "admin"] | None = None
+    queues: list[UUID] | None = Field(default=None, max_length=100)
+    visible_queues: list[UUID] | None = Field(default=None, max_length=100)
+    capacity: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def only_visible_queues_may_be_null(self) -> UserPatchIn:
+        for name in self.model_fields_set - {"visible_queues"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
+
+
+class UserSummaryOut(Out):
+    id: UUID
+    name: str
+    email: str
+    role: str
+    queues: list[UUID]
+    visible_queues: list[UUID] | None
+    capacity: int
+    registered_at: datetime
+
+
+class UserListOut(Out):
+    items: list[UserSummaryOut]
+    truncated: bool  # more users than one answer lists
+
+
+class TokenIn(Body):
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    expires_at: AwareDatetime | None = None
+
+
+class TokenOut(Out):
+    id: UUID
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewTokenOut(Out):
+    id: UUID
+    token: str  # shown only in this answer; the server keeps its hash
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    position: int
+
+
+class TokenListOut(Out):
+    items: list[TokenOut]
 
 
 class QueueIn(Body):

@@ -1,4 +1,4 @@
-"""Company configuration: companies, queues, users and their tokens, mailboxes, rules."""
+"""Company configuration: companies, queues, mailboxes, rules (users: `users.py`)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from domain.actors import Actor
-from domain.agent import Agent
-from domain.application.base import Repositories, Saved, retried_on_conflict
+from domain.application.base import Saved, retried_on_conflict
+from domain.application.users import UserAdministration
 from domain.company import Company
 from domain.errors import QueueClosed
-from domain.ids import token_id
 from domain.queue import Queue
 from domain.quota import CompanyQuota
-from domain.records import AccessToken
 
 
-class Administration(Repositories):
+class Administration(UserAdministration):
     """Commands of the operator and of company admins."""
 
     def create_company(
@@ -49,70 +47,6 @@ class Administration(Repositories):
             if self.queue(queue_id, company_id).is_closed:
                 raise QueueClosed(f"queue {queue_id} is closed")
         return list(queue_ids)
-
-    def register_user(
-        self,
-        user_id: UUID,
-        company_id: UUID,
-        *,
-        name: str,
-        email: str,
-        role: str,
-        queue_ids: Sequence[UUID],
-        capacity: int,
-        token_hash: str,
-        by: Actor,
-        at: datetime,
-    ) -> Saved:
-        self.company(company_id)
-        agent = Agent.register(
-            user_id,
-            company_id,
-            name=name,
-            email=email,
-            role=role,
-            queue_ids=self._open_queues(company_id, queue_ids),
-            capacity=capacity,
-            actor=str(by),
-            at=at,
-        )
-        batch = self.batch()
-        batch.add(self._token(token_hash, agent, expires_at=None, by=by, at=at))
-        return batch.saved(agent)
-
-    def _token(
-        self, token_hash: str, agent: Agent, *, expires_at: datetime | None, by: Actor, at: datetime
-    ) -> AccessToken:
-        return AccessToken(
-            id=token_id(token_hash),
-            user_id=agent.id,
-            company_id=agent.company_id,
-            expires_at=expires_at,
-            actor=str(by),
-            timestamp=at,
-        )
-
-    def issue_token(
-        self,
-        user_id: UUID,
-        token_hash: str,
-        *,
-        expires_at: datetime | None,
-        scope: UUID | None,
-        by: Actor,
-        at: datetime,
-    ) -> Saved:
-        agent = self.agent(user_id, scope)
-        return self.batch().saved(
-            self._token(token_hash, agent, expires_at=expires_at, by=by, at=at)
-        )
-
-    @retried_on_conflict
-    def revoke_token(self, token_hash: str, *, by: Actor, at: datetime) -> None:
-        token = self.token(token_id(token_hash))
-        if token is not None:
-            token.revoke(actor=str(by), at=at)
-            self.save(token)
 
     @retried_on_conflict
     def set_queue_membership(
