@@ -70,5 +70,7 @@ def authenticate(services: Services, authorization: str | None) -> Principal:
         user = services.app.agent(stored.user_id)
     except AgentNotFound:
         raise ApiProblem(401, "invalid-token", "the token's user no longer exists") from None
-    visible = None if user.visible_queue_ids is None else tuple(user.visible_queue_ids)
+    visible = None  # admins, and users without a profile, see every queue
+    if user.role != "admin" and user.visible_queue_ids is not None:
+        visible = tuple(dict.fromkeys([*user.visible_queue_ids, *user.queue_ids]))
     return Principal(Actor.user(check_role(user.role), user.id), user.company_id, visible)

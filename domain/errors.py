@@ -55,6 +55,10 @@ class MailboxNotFound(NotFound):
     code = "mailbox-not-found"
 
 
+class ContactNotFound(NotFound):
+    code = "contact-not-found"
+
+
 class InvalidTransition(RuleViolated):
     code = "invalid-transition"
 
@@ -84,6 +88,12 @@ class NotQueueMember(RuleViolated):
     code = "not-queue-member"
 
 
+class QueueHiddenFromAgent(RuleViolated):
+    """The target of a transfer may not see the interaction's queue (their access profile)."""
+
+    code = "queue-hidden-from-agent"
+
+
 class AgentUnavailable(RuleViolated):
     code = "agent-unavailable"
 
@@ -98,6 +108,16 @@ class DuplicateMailbox(RuleViolated):
 
 class NoDraft(RuleViolated):
     code = "no-draft"
+
+
+class AddressOfAnotherContact(RuleViolated):
+    code = "address-of-another-contact"
+
+
+class PrimaryAddressKept(RuleViolated):
+    """A contact's primary address names it, so it is never removed."""
+
+    code = "primary-address-kept"
 
 
 class DispositionRequired(InvalidInput):

@@ -95,6 +95,7 @@ class SearchQuery:
     cursor: str | None = None
     horizon: int | None = None
     visible_queue_ids: Collection[UUID] | None = None
+    visible_owner: UUID | None = None  # with a profile, this user's own interactions show too
     dialect: str = "sqlite"
     where: list[str] = field(init=False, default_factory=list)
     params: list[Any] = field(init=False, default_factory=list)
@@ -122,9 +123,7 @@ class SearchQuery:
                 self.where.append(extra[0])
                 self.params.extend(extra[1])
         if self.visible_queue_ids is not None:
-            self._add_any("queue_id", self.visible_queue_ids)
-            if not self.visible_queue_ids:
-                self.where.append("1 = 0")  # a caller who may see no queue sees nothing
+            self._add_visible(list(self.visible_queue_ids), self.visible_owner)
         self._add_keyset()
 
     def _add(self, condition: str, value: Any) -> None:
@@ -136,6 +135,13 @@ class SearchQuery:
         if values:
             self.where.append(f"{column} IN ({', '.join('?' * len(values))})")
             self.params.extend(values)
+
+    def _add_visible(self, queues: list[UUID], owner: UUID | None) -> None:
+        """Interactions in the profile's queues or owned by the caller; else nothing."""
+        shown = [f"queue_id IN ({', '.join('?' * len(queues))})"] if queues else []
+        shown += ["owner = ?"] if owner is not None else []
+        self.where.append(f"({' OR '.join(shown)})" if shown else "1 = 0")
+        self.params.extend([*queues, *([owner] if owner is not None else [])])
 
     def _add_keyset(self) -> None:
         if self.cursor is not None:
@@ -149,7 +155,11 @@ class SearchQuery:
 
     @property
     def matches_nothing(self) -> bool:
-        return self.visible_queue_ids is not None and not self.visible_queue_ids
+        return (
+            self.visible_queue_ids is not None
+            and not self.visible_queue_ids
+            and self.visible_owner is None
+        )
 
     def statement(self, columns: str) -> tuple[str, list[Any]]:
         """One row more than the page, to tell whether another page follows."""

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from api.access import QueueFilter, every_queue, queue_filter
 from api.auth import Principal
 from api.bootstrap import Services
 from api.deps import CurrentUser, ServicesDep, await_position
@@ -29,11 +30,22 @@ def scope_for_agent(services: Services, user: Principal, agent_id: UUID) -> UUID
     return user.company_id
 
 
+def shown_to(services: Services, user: Principal, agent_id: UUID) -> QueueFilter:
+    """One's own work is shown whole; another agent's only in queues the caller sees."""
+    return every_queue if user.actor.user_id == agent_id else queue_filter(services, user)
+
+
 @router.get("/{agent_id}")
 def get_agent(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> UserOut:
     """An agent's presence and workload."""
-    agent = services.app.agent(agent_id, scope_for_agent(services, user, agent_id))
-    return user_out(agent, 0)
+    scope = scope_for_agent(services, user, agent_id)
+    agent = services.app.agent(agent_id, scope)
+    shows = shown_to(services, user, agent_id)
+    if shows is every_queue:
+        return user_out(agent, 0)
+    held = [i for i in agent.held if shows(services.app.interaction(i, scope).queue_id)]
+    active = agent.active if agent.active in held else None
+    return user_out(agent, 0).model_copy(update={"held": held, "active": active})
 
 
 def act(services: Services, user: Principal, agent_id: UUID, command: Any, *args: Any) -> UserOut:
@@ -85,8 +97,15 @@ def call_ended(agent_id: UUID, user: CurrentUser, services: ServicesDep) -> User
 def inbox(
     agent_id: UUID, user: CurrentUser, services: ServicesDep, min_position: int = 0
 ) -> dict[str, Any]:
-    """The agent's offered, active and parked interactions."""
+    """The agent's offered, active and parked interactions (another user reading it sees
+    those in queues their access profile shows)."""
     scope = scope_for_agent(services, user, agent_id)
     services.app.agent(agent_id, scope)
+    shows = shown_to(services, user, agent_id)
     await_position(services, min_position)
-    return {"agent_id": str(agent_id), "items": services.read.agent_inbox.items(agent_id)}
+    items = [
+        item
+        for item in services.read.agent_inbox.items(agent_id)
+        if shows(None if item["queue_id"] is None else UUID(item["queue_id"]))
+    ]
+    return {"agent_id": str(agent_id), "items": items}

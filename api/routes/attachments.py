@@ -10,8 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Response
 
 from adapters.blobs import BlobNotFound
+from api.access import visible_interaction
 from api.deps import CurrentUser, ServicesDep
-from api.routes.queries import company_of
 from domain.errors import MessageNotFound
 
 router = APIRouter(prefix="/v1/interactions", tags=["attachments"])
@@ -46,7 +46,7 @@ def download_attachment(
     interaction_id: UUID, blob: Digest, user: CurrentUser, services: ServicesDep
 ) -> Response:
     """One attachment, by the hash the interaction lists, with its content type."""
-    interaction = services.app.interaction(interaction_id, company_of(user))
+    interaction = visible_interaction(services, user, interaction_id)
     attachment = listed_attachment(list(services.app.events.get(interaction.id)), blob)
     if attachment is None:
         raise MessageNotFound(f"interaction {interaction_id} has no attachment {blob}")

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter
 
 from api import sending
+from api.access import require_visible, visible_queue
 from api.auth import Principal
 from api.bootstrap import Services
 from api.deps import CurrentUser, ServicesDep
@@ -24,7 +25,6 @@ from api.schemas.interactions import (
     TransferIn,
 )
 from domain.application import Saved
-from domain.errors import InteractionNotFound
 from domain.interaction import Interaction
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
@@ -37,10 +37,9 @@ def answer(saved: Saved, user: Principal, services: Services) -> InteractionOut:
 
 
 def scope_of(services: Services, user: Principal, interaction_id: UUID) -> UUID:
-    """The caller's company; the interaction must belong to it (checked by the command)."""
-    if user.company_id is None:  # the operator manages companies and reads no mail
-        raise InteractionNotFound(f"no interaction {interaction_id}")
-    return user.company_id
+    """The caller's company, once the interaction is one the caller's access profile shows
+    (else 404, as for an unknown id); the command checks that it belongs to the company."""
+    return require_visible(services, user, interaction_id)
 
 
 def run(
@@ -121,6 +120,7 @@ def transfer(
         )
     else:
         assert body.to_queue_id is not None
+        visible_queue(services, user, body.to_queue_id)  # one the caller may not see: 404
         saved = services.app.transfer_to_queue(
             interaction_id, body.to_queue_id, scope=scope, by=user.actor, at=services.clock()
         )
@@ -139,8 +139,19 @@ def return_to_queue(
 def add_note(
     interaction_id: UUID, body: NoteIn, user: CurrentUser, services: ServicesDep
 ) -> InteractionOut:
-    """Add an internal note (never sent to the customer)."""
-    return run(services, user, interaction_id, services.app.add_note, uuid4(), body.text)
+    """Add an internal note (never sent to the customer).
+
+    A supervisor or admin may address it to one agent (`for_agent_id`): then only that agent,
+    supervisors and admins read it; anyone else addressing a note is refused with 409."""
+    return run(
+        services,
+        user,
+        interaction_id,
+        services.app.add_note,
+        uuid4(),
+        body.text,
+        for_agent_id=body.for_agent_id,
+    )
 
 
 @router.put("/{interaction_id}/draft")

@@ -115,6 +115,7 @@ def list_interactions(
         limit=limit,
         cursor=cursor,
         visible_queue_ids=user.visible_queue_ids,
+        visible_owner=user.actor.user_id if user.visible_queue_ids is not None else None,
     )
     return InteractionPageOut.model_validate({"items": rows, "next_cursor": next_cursor})
 
@@ -143,5 +144,6 @@ def search_interactions(
         limit=body.limit,
         cursor=body.cursor,
         visible_queue_ids=user.visible_queue_ids,
+        visible_owner=user.actor.user_id if user.visible_queue_ids is not None else None,
     )
     return InteractionPageOut.model_validate({"items": rows, "next_cursor": next_cursor})

@@ -13,6 +13,7 @@ from adapters.blobs import BlobNotFound
 from adapters.inbound import prepare
 from adapters.mime import ParseLimits
 from api import outgoing
+from api.access import can_see, restricted
 from api.deps import CurrentUser, ServicesDep
 from api.problems import ApiProblem, problem
 from api.routes.interactions import answer
@@ -132,6 +133,10 @@ def raw_message(message_id: UUID, user: CurrentUser, services: ServicesDep) -> R
     if user.company_id is None:
         raise MessageNotFound(f"no message {message_id}")
     record = services.app.message_record(message_id, user.company_id)
+    if restricted(user) and not can_see(
+        services, user, services.app.interaction(record.interaction_id, user.company_id)
+    ):
+        raise MessageNotFound(f"no message {message_id}")
     try:
         data = services.blobs.get(record.blob)
     except BlobNotFound:

@@ -17,13 +17,13 @@ from fastapi import APIRouter, Query, Response
 from adapters.blobs import BlobNotFound
 from adapters.transcript_pdf import render_pdf
 from api import transcript
+from api.access import visible_interaction
 from api.auth import Principal
 from api.bootstrap import Services
 from api.deps import CurrentUser, ServicesDep
 from api.routes.attachments import content_disposition
-from api.routes.queries import company_of
 from api.thread import stored_bodies
-from domain.errors import AgentNotFound, InteractionNotFound, QueueNotFound
+from domain.errors import AgentNotFound, QueueNotFound
 from domain.interaction import Interaction
 
 router = APIRouter(prefix="/v1/interactions", tags=["transcripts"])
@@ -38,13 +38,7 @@ _UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|]|^[.\s]+|[.\s]+$')
 
 def readable_interaction(services: Services, user: Principal, interaction_id: UUID) -> Interaction:
     """The interaction, if this caller may read it; NotFound otherwise, never 403."""
-    interaction = services.app.interaction(interaction_id, company_of(user))
-    hidden = user.visible_queue_ids is not None and interaction.queue_id not in (
-        user.visible_queue_ids
-    )
-    if hidden and interaction.owner != user.actor.user_id:
-        raise InteractionNotFound(f"no interaction {interaction_id}")
-    return interaction
+    return visible_interaction(services, user, interaction_id)
 
 
 def names_in(services: Services, scope: UUID) -> transcript.Names:

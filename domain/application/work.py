@@ -10,7 +10,7 @@ from uuid import UUID
 from domain.actors import SYSTEM, Actor
 from domain.agent import Agent
 from domain.application.base import Batch, Repositories, Saved, retried_on_conflict
-from domain.errors import NotQueueMember, QueueClosed, RuleViolated
+from domain.errors import NotQueueMember, QueueClosed, QueueHiddenFromAgent
 from domain.interaction import Interaction
 from domain.messages import MessageInfo
 from domain.records import MessageRecord
@@ -143,7 +143,10 @@ class Work(Repositories):
         interaction = batch.interaction(interaction_id, scope)
         target = batch.agent(agent_id, scope)
         if not target.can_see_queue(interaction.queue_id):
-            raise RuleViolated(f"agent {agent_id} cannot see the queue of {interaction_id}")
+            raise QueueHiddenFromAgent(
+                f"agent {agent_id} cannot see the queue {interaction.queue_id} "
+                f"of interaction {interaction_id}"
+            )
         previous = interaction.owner
         interaction.transfer_to_agent(agent_id, by, at=at)
         batch.track(interaction, previous, agent_id, actor=by, at=at)
@@ -183,9 +186,12 @@ class Work(Repositories):
         scope: UUID,
         by: Actor,
         at: datetime,
+        for_agent_id: UUID | None = None,
     ) -> Saved:
         interaction = self.interaction(interaction_id, scope)
-        interaction.add_note(note_id, text, by, at=at)
+        if for_agent_id is not None:
+            self.agent(for_agent_id, scope)  # a user of this company, or AgentNotFound
+        interaction.add_note(note_id, text, by, at=at, for_agent_id=for_agent_id)
         return self.batch().saved(interaction)
 
     @retried_on_conflict

@@ -110,7 +110,7 @@ def test_no_one_transfers_to_an_agent_who_cannot_see_the_queue(
     iid = parked_interaction(client, acme)
 
     response = command(client, iid, "transfer", acme.token("supervisor"), to_agent_id=billing_only)
-    refused(response, 409, "rule-violated")
+    refused(response, 409, "queue-hidden-from-agent")
     assert "cannot see the queue" in response.json()["detail"]
 
 
