@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 
-from api import distribution, problems
+from api import distribution, limits, logs, openapi, permissions, problems
 from api.bootstrap import Services
-from api.metrics import METRICS
+from api.instrumentation import ScrapeGauges, instrument
 from api.routes import (
     agents,
     attachments,
+    audit,
     companies,
+    contacts,
     health,
     interactions,
+    lists,
     mail,
     mailboxes,
     quarantine,
     queries,
+    reports,
+    transcripts,
+    users,
 )
 
 
@@ -31,45 +36,43 @@ def create_app(services: Services) -> FastAPI:
         try:
             yield
         finally:
+            scrape_gauges.close()
             services.close()
 
-    app = FastAPI(title="inboxflow", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="inboxflow",
+        version="1",
+        lifespan=lifespan,
+        dependencies=[  # who may call what: api/permissions.py; then the ids to log
+            Depends(permissions.authorize),
+            Depends(logs.bind_route_ids),
+        ],
+    )
     app.state.services = services
+    instrument(services.app)  # commands and events appended, counted for /metrics
+    scrape_gauges = app.state.scrape_gauges = ScrapeGauges(services)
     problems.install(app)
+    openapi.install(app)  # the document completed with problems, security, links
     for module in (
         companies,
+        users,
         mailboxes,
         agents,
         interactions,
+        lists,
         queries,
+        contacts,
         mail,
         quarantine,
         attachments,
+        transcripts,
+        audit,
+        reports,
         health,
     ):
         app.include_router(module.router)
     distribution.install(app, services.distribution)
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        METRICS.observe(
-            "inboxflow_http_request_seconds",
-            time.perf_counter() - started,
-            method=request.method,
-            route=path,
-        )
-        METRICS.inc(
-            "inboxflow_http_requests_total",
-            method=request.method,
-            route=path,
-            status=str(response.status_code),
-        )
-        return response
-
+    permissions.check_declared(app)
+    limits.install(app, services)
+    app.add_middleware(logs.RequestLog)  # outermost: request id, HTTP metrics, access line
     return app

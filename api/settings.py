@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +26,15 @@ class Settings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str | None = None
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_json_bytes: int = Field(default=1024 * 1024, ge=256)
+    rate_per_token: int = Field(default=600, ge=1)  # requests per minute (see api/limits.py)
+    rate_per_company: int = Field(default=3000, ge=1)
+    rate_key_prefix: str = "inboxflow:rate:"  # Redis keys, for deployments sharing a Redis
     run_workers: bool = True
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (api/logs.py)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    ready_max_lag: int = Field(default=1000, ge=0)  # log positions a projection may lag (/readyz)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # a worker's own /metrics
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

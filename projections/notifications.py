@@ -102,6 +102,12 @@ class Notifications(ClaimedProjection):
         owners = [] if row is None or row["owner"] is None else [UUID(row["owner"])]
         self._note(tx, e, position, "message_received", owners, subject=e.message["subject"])
 
+    @handles(Interaction.NoteAdded)
+    def _note_added(self, tx: Tx, e: Interaction.NoteAdded, position: int) -> None:
+        """A note addressed to one agent tells that agent (the text stays in the thread)."""
+        if e.for_agent_id is not None:
+            self._note(tx, e, position, "note_for_you", [e.for_agent_id], note_id=str(e.note_id))
+
     @handles(Interaction.Transferred)
     def _transferred(self, tx: Tx, e: Interaction.Transferred, position: int) -> None:
         if e.to_agent_id is None:

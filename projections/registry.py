@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import monotonic
 from types import TracebackType
 from typing import Any, TypeVar
 
 from eventsourcing.application import Application
 
+from adapters.leases import Lease
 from adapters.persistence import Persistence
+from projections.access_tokens import AccessTokens
 from projections.agent_inbox import AgentInbox
+from projections.audit_log import AuditLog
 from projections.base import Projection
 from projections.company_limits import CompanyLimits
+from projections.contacts import Contacts
 from projections.dispatch import DispatchBoard
+from projections.listener import Listener
 from projections.quarantine import Quarantine
 from projections.queue_waiting import QueueWaiting
-from projections.runner import CatchUpRunner, Listener, Progress, rebuild
+from projections.reports import Reports
+from projections.runner import CatchUpRunner, Progress, rebuild
 from projections.search import Search
 from projections.timeline import Timeline
+from projections.users import Users
 
 PROJECTIONS: tuple[type[Projection], ...] = (
     Timeline,
@@ -27,6 +35,11 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     Search,
     Quarantine,
     DispatchBoard,
+    Contacts,
+    Reports,
+    AuditLog,
+    Users,
+    AccessTokens,
 )
 P = TypeVar("P", bound=Projection)
 PROJECTION_NAMES = tuple(cls.name for cls in PROJECTIONS)
@@ -62,6 +75,11 @@ class ReadModels:
         self.search = self._view(Search)
         self.quarantine = self._view(Quarantine)
         self.dispatch = self._view(DispatchBoard)
+        self.contacts = self._view(Contacts)
+        self.reports = self._view(Reports)
+        self.audit_log = self._view(AuditLog)
+        self.users = self._view(Users)
+        self.access_tokens = self._view(AccessTokens)
         self.runners = {
             name: CatchUpRunner(
                 app, projection, page_size=page_size, idle_poll=idle_poll, listen=False
@@ -77,9 +95,11 @@ class ReadModels:
         assert isinstance(projection, cls)
         return projection
 
-    def start(self) -> None:
-        for runner in self.runners.values():
-            runner.start()
+    def start(self, lease_for: Callable[[str], Lease] | None = None) -> None:
+        """Runs every projection here; with `lease_for(name)`, each only while holding its
+        lease (several `inboxflow project` processes: one active per projection)."""
+        for name, runner in self.runners.items():
+            runner.start(lease_for(name) if lease_for is not None else None)
         if self._listener is not None:
             self._listener.start()
 
@@ -110,11 +130,11 @@ class ReadModels:
     def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Replays the whole log into one view; its runner pauses meanwhile."""
         runner = self.runners[name]
-        was_running = runner.is_running
-        runner.stop()
+        was_running, lease = runner.is_running, runner.lease
+        runner.stop(release=False)
         position = rebuild(self.app, self.projections[name], progress=progress)
         if was_running:
-            runner.start()
+            runner.start(lease)
         return position
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from domain.application import ContactCenter, Saved
 from domain.checkpoint import MailboxCheckpoint
 from domain.distribution import DistributionSettings
 from domain.errors import AlreadyTaken, DomainError
+from domain.ids import contact_id_for, token_id
 from domain.interaction import Interaction
 from domain.messages import AttachmentInfo, InboundEmail, MessageInfo
 from domain.quota import CompanyQuota
@@ -187,7 +188,9 @@ def produce_every_event(acme: Acme) -> UUID:
     queue.set_priority(0, actor=str(ada), at=at())
     queue.close(actor=str(ada), at=at())
     app.save(queue)
-    app.revoke_token(f"hash-{sue.user_id}", by=ada, at=at())
+    app.revoke_token(token_id(f"hash-{sue.user_id}"), user_id=sue.user_id, by=ada, at=at(), **scope)
+    expiry = at() + timedelta(days=30)
+    app.issue_token(sue.user_id, "h2", label="laptop", expires_at=expiry, by=sue, at=at(), **scope)
     # presence
     app.log_in(ann.user_id, by=ann, at=at(), **scope)
     app.pause(ann.user_id, "lunch", by=ann, at=at(), **scope)
@@ -279,6 +282,19 @@ def produce_every_event(acme: Acme) -> UUID:
     checkpoint.advance(3, 3, at=at())
     checkpoint.follow(8, at=at())
     app.save(checkpoint)
+    # the customer's contact: registered by its first edit, an address moved away and back
+    carol, seen = contact_id_for(cid, "carol@customer.test"), "carol@customer.test"
+    app.edit_contact(
+        cid,
+        carol,
+        name="Carol S",
+        add_addresses=["c@home.test"],
+        seen_address=seen,
+        by=ann,
+        at=at(),
+    )
+    app.edit_contact(cid, carol, remove_addresses=["c@home.test"], by=ann, at=at())
+    app.edit_contact(cid, carol, add_addresses=["c@home.test"], by=ann, at=at())
     return iid
 
 

@@ -60,7 +60,13 @@ def test_each_projection_has_its_own_name_and_exact_topics() -> None:
         "search",
         "quarantine",
         "dispatch",
+        "contacts",
+        "reports",
+        "audit_log",
+        "users",
+        "access_tokens",
     }
+    assert len(PROJECTION_NAMES) == len(set(PROJECTION_NAMES))
     for projection in PROJECTIONS:
         assert projection.topics == tuple(sorted(map(get_topic, projection.handlers)))
 
