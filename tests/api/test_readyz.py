@@ -53,6 +53,8 @@ def app_with(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
 
 def test_a_fresh_service_is_ready(client: TestClient) -> None:
     company(client)
+    services = services_of(client)
+    assert services.read.wait(services.app.recorder.max_notification_id() or 0, timeout=10)
     answer = client.get("/readyz")
     assert answer.status_code == 200, answer.text
     checks = answer.json()["checks"]
