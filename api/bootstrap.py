@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from adapters.blobs import BlobStore, FileBlobStore
+from adapters.leases import LeaseSession
 from adapters.mailbox_status import MailboxStatusStore
+from adapters.persistence import PostgresTarget
 from adapters.secrets import SecretBox, secret_box
 from api.distribution import Distribution, build_distribution
 from api.settings import Settings
@@ -99,3 +103,13 @@ def start_embedded_workers(services: Services) -> None:
     services.workers.append(SendWorker(services).start())
     services.workers.append(Ingester(services, services.mailbox_status).start())
     services.workers.append(services.distribution.start())
+
+
+def lease_session(settings: Settings, worker: str) -> LeaseSession | None:
+    """The session holding a worker process's leases on PostgreSQL (several processes of one
+    kind on one database); None on the embedded default, where one process runs everything."""
+    if not settings.database_url:
+        return None
+    target = PostgresTarget.from_url(settings.database_url, schema=settings.database_schema)
+    owner = f"inboxflow-{worker}-{socket.gethostname()}-{os.getpid()}"
+    return LeaseSession(target.conninfo(), schema=settings.database_schema, owner=owner)

@@ -3,6 +3,13 @@
 The runner polls `select_notifications` from the view's tracking position, one transaction per
 page. `wake()` (called after each in-process save) and, on PostgreSQL, LISTEN on the log's NOTIFY
 channel cut the lag to a few milliseconds; the poll interval is only the fallback.
+
+Several processes may run one projection (`inboxflow project` scaled out): with a `Lease` only
+the holder projects, the others stand by and take over from the tracked position. On
+PostgreSQL every page is also claimed on the view's tracking row (`apply_claimed`), because the
+library's tracking insert only refuses a position that does not move forward: a runner that
+lost its lease without knowing yet, reading 10-25 after the new holder committed 10-20, would
+otherwise apply 11-20 a second time.
 """
 
 from __future__ import annotations
@@ -14,18 +21,20 @@ from time import monotonic
 from types import TracebackType
 from typing import Any
 
-import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Notification
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
-from projections.base import Projection, View, is_transient
+from adapters.leases import Lease
+from projections.base import Projection, ProjectionError, View, is_transient
+from projections.claimed import ClaimedProjection
+from projections.listener import Listener as Listener  # re-exported for older importers
+from projections.views import PostgresView
 
 logger = logging.getLogger(__name__)
 
 WAIT_POLL = 0.02
 RETRY_AFTER = 1.0
+STANDBY_RETRY = 1.0  # how often a standby runner tries to take the lease
 
 Progress = Callable[[int, int], None]
 
@@ -36,8 +45,41 @@ def process_page(
     """Applies one page in one transaction; only relevant events are deserialised."""
     topics = set(projection.topics)
     relevant = [(app.mapper.to_domain_event(n), n.id) for n in page if n.topic in topics]
-    projection.process_batch(relevant, position=page[-1].id)
+    if isinstance(projection.view, PostgresView) and not isinstance(projection, ClaimedProjection):
+        apply_claimed(projection, relevant, page[-1].id)
+    else:
+        projection.process_batch(relevant, position=page[-1].id)
     return page[-1].id
+
+
+def apply_claimed(
+    projection: Projection, events_with_ids: Sequence[tuple[Any, int]], position: int
+) -> None:
+    """`process_batch` under a lock on the tracking row (PostgreSQL): only events past the
+    position the row holds when the lock is granted are applied, so two runners never apply
+    one event twice. The row is created in the same transaction when missing, so that even the
+    first pages of two runners meet on it. Raises IntegrityError when nothing is left."""
+    view, application = projection.view, projection.application_name
+    with view.transaction() as tx:
+        row = tx.execute(  # one round trip: the row created if missing, locked, and read
+            "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, 0) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
+            "{tracking}.notification_id RETURNING notification_id",
+            application,
+        ).one()
+        tracked = int(row["notification_id"]) if row else 0
+        if position <= tracked:
+            raise IntegrityError(f"{projection.name} is already at {tracked}")
+        view.track(tx, Tracking(application, position))
+        for domain_event, notification_id in events_with_ids:
+            if notification_id <= tracked:
+                continue
+            try:
+                projection.apply(tx, domain_event, notification_id)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise ProjectionError(projection.name, notification_id) from error
 
 
 class CatchUpRunner:
@@ -64,6 +106,8 @@ class CatchUpRunner:
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._listener = Listener(app, self.wake) if listen and Listener.applies(app) else None
+        self.lease: Lease | None = None
+        self._active = False  # projecting now: running, and holding the lease if there is one
 
     def _tracked(self) -> int:
         return self.view.max_tracking_id(self.app.name) or 0
@@ -72,9 +116,15 @@ class CatchUpRunner:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> None:
+    @property
+    def is_active(self) -> bool:
+        return self.is_running and self._active
+
+    def start(self, lease: Lease | None = None) -> None:
+        """Runs in a thread; with a `lease`, only while holding it (standing by meanwhile)."""
         if self.is_running:
             return
+        self.lease, self._active = lease, False
         self.error = None
         self.position = self._tracked()
         self._stopping.clear()
@@ -85,14 +135,19 @@ class CatchUpRunner:
         if self._listener is not None:
             self._listener.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, release: bool = True) -> None:
+        """Stops after the page in hand; `release` hands the lease to a standby at once."""
         self._stopping.set()
         self._wakeup.set()
         if self._listener is not None:
             self._listener.stop()
+        stopped = True
         if self._thread is not None:
             self._thread.join(timeout)
+            stopped = not self._thread.is_alive()
             self._thread = None
+        if release and stopped and self.lease is not None:
+            self.lease.release()
 
     def __enter__(self) -> CatchUpRunner:
         self.start()
@@ -131,8 +186,19 @@ class CatchUpRunner:
             self._changed.notify_all()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._active = False
+            if self.error is not None and self.lease is not None:
+                self.lease.release()  # perhaps another process gets further
+
+    def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
+            if not self._holds_lease():
+                self._stopping.wait(STANDBY_RETRY)
+                continue
             try:
                 examined = self.run_once()
             except Exception as error:  # the top-level loop: log, keep the position, stop
@@ -150,13 +216,47 @@ class CatchUpRunner:
             if examined < self.page_size:
                 self._wakeup.wait(self.idle_poll)
 
+    def _holds_lease(self) -> bool:
+        """Without a lease: always. With one: takes it when free, resuming from the tracked
+        position; notices its loss (at most `CHECK_EVERY` seconds late)."""
+        lease = self.lease
+        if lease is None:
+            self._active = True
+            return True
+        if lease.held:
+            return True
+        if self._active:
+            self._active = False
+            logger.warning(
+                "projection %s: lease lost, standing by",
+                self.name,
+                extra={"event": "lease_lost", "lease": lease.name},
+            )
+        if not lease.acquire():
+            return False
+        try:
+            tracked = self._tracked()
+        except Exception as error:  # the database went away meanwhile: try again later
+            logger.warning("projection %s: cannot read its position (%s)", self.name, error)
+            lease.release()
+            return False
+        self._advance(tracked)
+        self._active = True
+        logger.info(
+            "projection %s: lease taken at position %s",
+            self.name,
+            tracked,
+            extra={"event": "lease_acquired", "lease": lease.name, "position": tracked},
+        )
+        return True
+
     @property
     def name(self) -> str:
         return self.projection.name
 
     def current_position(self) -> int:
         """The view's position: this runner's, or the tracking row's if another process runs."""
-        if not self.is_running:
+        if not self.is_active:
             self._advance(max(self.position, self._tracked()))
         return self.position
 
@@ -169,7 +269,7 @@ class CatchUpRunner:
                 if self.error is not None or remaining <= 0:
                     return False
                 self._changed.wait(min(remaining, WAIT_POLL))
-                if not self.is_running:
+                if not self.is_active:
                     self.position = max(self.position, self._tracked())
         return True
 
@@ -200,54 +300,3 @@ def rebuild(
         if progress is not None:
             progress(position, total)
     return position
-
-
-class Listener:
-    """Wakes a runner when any process commits to the log (PostgreSQL LISTEN/NOTIFY)."""
-
-    def __init__(self, app: Application[Any], wake: Callable[[], None]) -> None:
-        recorder = app.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-        self.channel = recorder.channel_name
-        kwargs = recorder.datastore.pool.kwargs or {}
-        if callable(kwargs):
-            kwargs = kwargs()
-        self._connect_kwargs = {k: v for k, v in kwargs.items() if k != "row_factory"}
-        self._connect_kwargs.setdefault("connect_timeout", 10)
-        self._wake = wake
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @staticmethod
-    def applies(app: Application[Any]) -> bool:
-        return isinstance(app.recorder, PostgresApplicationRecorder)
-
-    def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._listen()
-            except psycopg.Error as error:
-                logger.warning(
-                    "LISTEN %s failed (%s); polling until it reconnects", self.channel, error
-                )
-                self._stopping.wait(RETRY_AFTER)
-
-    def _listen(self) -> None:
-        with psycopg.connect(**self._connect_kwargs, autocommit=True) as conn:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            self._wake()  # anything committed before LISTEN took effect
-            while not self._stopping.is_set():
-                for _ in conn.notifies(timeout=0.25, stop_after=1):
-                    self._wake()

@@ -2,14 +2,15 @@
 
 In-process on the embedded default (`start()` / `stop()`), or `inboxflow dispatch` against
 PostgreSQL, as many as wanted: an offer conflicts on the interaction's and the agent's versions,
-so two workers never offer one email twice nor fill one agent beyond capacity.
+so two workers never offer one email twice nor fill one agent beyond capacity; the dispatch
+board and the notifications are claimed projections (each page applied, and each note
+published, by one process), so no lease is needed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from time import monotonic
 from adapters.presence import Presence
 from api.settings import Settings
 from api.workers.dispatch_cycle import Cycle, offer_waiting, run_timers
+from api.workers.lifecycle import WorkerProcess
 from domain.application import ContactCenter
 from projections.base import is_transient
 from projections.dispatch import DispatchBoard
@@ -166,21 +168,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings) -> int:
     """`inboxflow dispatch`: the dispatch worker alone, until SIGTERM or SIGINT."""
     from api.distribution import build_distribution  # it builds a Dispatcher: import here
 
+    process = WorkerProcess("dispatch")
     persistence = settings.persistence()
     env = {**persistence.application_env(), "AGGREGATE_CACHE_MAXSIZE": str(CACHED_AGGREGATES)}
     app = ContactCenter(env=env)  # cached: each load is one query for the newest events
     distribution = build_distribution(settings, persistence, app, clock=utc_now)
     app.saved_listeners.append(lambda position: distribution.wake())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     distribution.start()
-    print("dispatch running", flush=True)
-    while not stop.wait(1.0):
-        pass
-    distribution.close()
-    app.close()
+
+    def stop() -> None:
+        distribution.close()
+        app.close()
+
+    def failure() -> str | None:
+        return None if distribution.dispatcher.is_running else "the dispatcher stopped"
+
+    print("dispatch running", flush=True)  # the first line on stdout, which older tools wait for
+    return process.run(stop, failure, dispatcher=distribution.dispatcher.name)

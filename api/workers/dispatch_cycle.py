@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from adapters.presence import Presence
+from api.metrics import METRICS
 from domain.application import ContactCenter
 from domain.distribution import AgentState, choose, round_is_over, unavailability
 from domain.errors import DomainError
@@ -76,9 +77,10 @@ def run_timers(
         if not agent.state.present:
             attempt(cycle, "log out absent", app.log_out_absent, agent.agent_id, at=now)
     for interaction_id, version in board.expired_offers(now):
-        attempt(
+        if attempt(
             cycle, "expire offer", app.expire_offer, interaction_id, offered_version=version, at=now
-        )
+        ):
+            METRICS.inc("inboxflow_dispatch_expiries_total")
     members: dict[UUID, list[UUID]] = defaultdict(list)
     for agent in agents.values():
         for queue_id in agent.state.queue_ids if agent.state.present else ():
@@ -139,6 +141,7 @@ def offer_waiting(
     for plan, made in zip(plans, done, strict=True):
         if made:
             cycle.offers.append((plan.interaction_id, plan.agent_id))
+            METRICS.inc("inboxflow_dispatch_offers_total")
             cycle.actions.append(("offer", plan.interaction_id))
         else:
             cycle.refused += 1

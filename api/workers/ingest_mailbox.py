@@ -25,6 +25,7 @@ from adapters.inbound import Prepared, prepare_many
 from adapters.mailbox_status import MailboxStatusStore
 from adapters.mime import ParseLimits
 from api.bootstrap import Services
+from api.metrics import count_ingested
 from domain.application.ingestion import FetchedEmail, Folder, Ingested
 from domain.checkpoint import CheckpointBehind
 from domain.errors import MailboxNotFound
@@ -216,6 +217,7 @@ class MailboxWorker:
             done = recording.result()
         except CheckpointBehind:
             return False  # a UID vanished between the search and the fetch: look again
+        count_ingested(self.mailbox_id, done)
         if self.context.on_committed is not None:
             self.context.on_committed(folder, done)
         mailbox.mark_seen(done.covered)

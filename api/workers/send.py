@@ -5,9 +5,11 @@ due, one SMTP session per mailbox. `reply_sent` (with the server's answer) is re
 after acceptance; a crash between the two resends once, with the same bytes and Message-ID.
 Catching up first is what keeps a recorded email from being sent again: its `reply_sent` or
 `send_failed` has removed its row before rows are picked. Temporary failures wait with
-exponential backoff; a permanent one, or the last attempt, records `send_failed`. Run one send
-worker per event store (in `serve` on the embedded default, else `inboxflow send`): it owns the
-outbox view, and at start takes back the leases its previous life held when it died.
+exponential backoff; a permanent one, or the last attempt, records `send_failed`. One send
+worker delivers per event store (in `serve` on the embedded default, else `inboxflow send`): it
+owns the outbox view, and every worker claims rows under the same name. On PostgreSQL any number
+of `inboxflow send` processes may run: a lease (`adapters.leases`) lets one deliver while the
+others stand by; the one that takes over first takes back the rows its predecessor held.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,13 +28,17 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from adapters.blobs import BlobNotFound
+from adapters.leases import Lease
 from adapters.smtp_sender import DeliveryError, PermanentFailure, SmtpSession, SmtpSettings
-from api.bootstrap import Services, build
+from api.bootstrap import Services, build, lease_session
+from api.metrics import count_send_failure
 from api.settings import Settings
 from api.workers.auto_reply import AutoReplies
+from api.workers.lifecycle import STOP_BUDGET, WorkerProcess
 from projections.base import Row, is_transient
+from projections.listener import Listener
 from projections.outbox import PendingSends
-from projections.runner import CatchUpRunner, Listener
+from projections.runner import CatchUpRunner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,8 +70,11 @@ class SendConfig:
 class SendWorker:
     """Delivers queued email; `run_once()` for one pass, `start()`/`stop()` in a thread."""
 
-    def __init__(self, services: Services, config: SendConfig | None = None) -> None:
+    def __init__(
+        self, services: Services, config: SendConfig | None = None, *, lease: Lease | None = None
+    ) -> None:
         self.services, self.config = services, config or SendConfig()
+        self.lease = lease  # with several send processes: deliver only while holding it
         persistence = services.settings.persistence()
         self.outbox = PendingSends.open(
             persistence.view_datastore(PendingSends.name),
@@ -125,7 +133,7 @@ class SendWorker:
         untried = [r["record_id"] for r in rows]
         try:
             for row in rows:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or not self._holds_lease():
                     break
                 if session.broken:
                     session = await SmtpSession(settings).open()
@@ -162,6 +170,7 @@ class SendWorker:
     def _failed(self, row: Row, error: DeliveryError) -> None:
         attempts = int(row["attempts"]) + 1
         log.warning("sending %s failed (attempt %s): %s", row["record_id"], attempts, error)
+        count_send_failure(error.temporary)
         if error.temporary and attempts < self.config.retry.max_attempts:
             retry_at = self.services.clock() + self.config.retry.delay(attempts)
             self.outbox.defer(row["record_id"], retry_at, str(error), attempt=True)
@@ -217,11 +226,36 @@ class SendWorker:
         self._thread.start()
         return self
 
+    def _holds_lease(self) -> bool:
+        return self.lease is None or self.lease.held
+
+    def _take_over(self) -> bool:
+        """Holds the lease (if any); on taking it, takes back the rows the previous holder (or
+        our previous life) had claimed when it died."""
+        if self.lease is not None and not self.lease.acquire():
+            return False
+        try:
+            released = self.outbox.release_leases(self.config.name)
+        except Exception:
+            if self.lease is not None:
+                self.lease.release()
+            raise
+        log.info(
+            "send worker active; %s emails taken back",
+            released,
+            extra={"event": "lease_acquired", "lease": "send", "taken_back": released},
+        )
+        return True
+
     def run_forever(self) -> None:
-        self.outbox.release_leases(self.config.name)  # what our previous life held when it died
+        active = False
         while not self._stopping.is_set():
             self._wakeup.clear()
             try:
+                active = (active and self._holds_lease()) or self._take_over()
+                if not active:
+                    self._stopping.wait(self.config.idle_poll)
+                    continue
                 done = self.run_once()
             except Exception:  # the top-level loop: log, keep the outbox, try again
                 log.exception("send worker pass failed")
@@ -229,6 +263,10 @@ class SendWorker:
                 self._stopping.wait(self.config.idle_poll)
             if done < self.config.batch:
                 self._wakeup.wait(self.config.idle_poll)
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def request_stop(self, *_: Any) -> None:
         """Finish the email in hand, then stop (SIGTERM)."""
@@ -253,15 +291,24 @@ def migrate(settings: Settings) -> None:
     PendingSends.open(persistence.view_datastore(PendingSends.name)).view.close()
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings) -> int:
     """`inboxflow send`: deliver until SIGTERM, then finish the email in hand and exit."""
+    process = WorkerProcess("send")
     services = build(settings.model_copy(update={"run_workers": False}))
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    worker = SendWorker(services).start()
-    print("send worker running", flush=True)
-    while not stopping.wait(1.0):
-        pass
-    worker.stop()
-    services.close()
+    leases = lease_session(settings, "send")
+    lease = leases.lease("send", "outbox") if leases is not None else None
+    if lease is not None:
+        lease.acquire()  # at once if it is free: a standby tries again every second
+    worker = SendWorker(services, lease=lease).start()
+
+    def stop() -> None:
+        worker.stop(STOP_BUDGET - 2)
+        services.close()
+        if leases is not None:
+            leases.close()
+
+    def failure() -> str | None:
+        return None if worker.is_running else "the send worker stopped"
+
+    print("send worker running", flush=True)  # the first line on stdout, which older tools wait for
+    return process.run(stop, failure, leased=lease is not None)
