@@ -129,6 +129,7 @@ def test_200_sends_with_random_kills_lose_nothing(desk: Desk) -> None:
     copies = Counter(m.message_id for m in desk.peer.delivered)
     assert len(copies) == len(records)  # 0 lost
     duplicates = sum(count - 1 for count in copies.values())
-    assert max(copies.values()) <= 2
+    # each kill resends at most the one email in hand; on a slow machine two kills can both
+    # land while the same email is in hand, so the bound is per kill, not per email
     assert duplicates <= kills
     print(f"{kills} kills, {duplicates} duplicates, {len(desk.peer.delivered)} deliveries")
