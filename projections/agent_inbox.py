@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -37,32 +38,17 @@ class AgentInbox(Projection):
 
     @handles(Interaction.Received)
     def _received(self, tx: Tx, e: Interaction.Received, position: int) -> None:
-        tx.execute(
-            "INSERT INTO {interactions} (interaction_id, company_id, subject, customer, "
-            "queue_id, unread) VALUES (?, ?, ?, ?, NULL, 1)",
-            e.originator_id,
-            e.company_id,
-            e.message["subject"],
-            e.message["sender"],
-        )
+        self._remember(tx, e, e.message["sender"], None, unread=True)
 
     @handles(Interaction.Started)
     def _started(self, tx: Tx, e: Interaction.Started, position: int) -> None:
         to = e.message["to"]
-        tx.execute(
-            "INSERT INTO {interactions} (interaction_id, company_id, subject, customer, "
-            "queue_id, unread) VALUES (?, ?, ?, ?, ?, 0)",
-            e.originator_id,
-            e.company_id,
-            e.message["subject"],
-            to[0] if to else "",
-            e.queue_id,
-        )
+        self._remember(tx, e, to[0] if to else "", e.queue_id, unread=False)
         self._hold(tx, e.originator_id, e.agent_id, "active", e.timestamp)
 
     @handles(Interaction.Routed)
     def _routed(self, tx: Tx, e: Interaction.Routed, position: int) -> None:
-        self._set_queue(tx, e.originator_id, e.queue_id)
+        self._change(tx, e.originator_id, queue_id=e.queue_id)
 
     @handles(Interaction.Offered)
     def _offered(self, tx: Tx, e: Interaction.Offered, position: int) -> None:
@@ -70,27 +56,32 @@ class AgentInbox(Projection):
 
     @handles(Interaction.OfferRejected, Interaction.OfferExpired)
     def _offer_ended(self, tx: Tx, e: Any, position: int) -> None:
-        tx.execute(
-            "DELETE FROM {items} WHERE interaction_id = ? AND state = 'offered'", e.originator_id
-        )
+        items = tx.rows("items", "interaction_id")
+        item = items.get(e.originator_id)
+        if item is not None and item["state"] == "offered":
+            items.delete(e.originator_id)
 
     @handles(Interaction.Accepted)
     def _accepted(self, tx: Tx, e: Interaction.Accepted, position: int) -> None:
-        self._set_unread(tx, e.originator_id, unread=False)
+        self._change(tx, e.originator_id, unread=False)
         if e.agent_id is not None:
             self._hold(tx, e.originator_id, e.agent_id, "active", e.timestamp)
 
     @handles(Interaction.Parked)
     def _parked(self, tx: Tx, e: Interaction.Parked, position: int) -> None:
-        self._set_state(tx, e.originator_id, "parked", e.timestamp)
+        tx.rows("items", "interaction_id").update(
+            e.originator_id, state="parked", since=e.timestamp
+        )
 
     @handles(Interaction.Resumed)
     def _resumed(self, tx: Tx, e: Interaction.Resumed, position: int) -> None:
-        self._set_state(tx, e.originator_id, "active", e.timestamp)
+        tx.rows("items", "interaction_id").update(
+            e.originator_id, state="active", since=e.timestamp
+        )
 
     @handles(Interaction.Transferred)
     def _transferred(self, tx: Tx, e: Interaction.Transferred, position: int) -> None:
-        self._set_queue(tx, e.originator_id, e.queue_id)
+        self._change(tx, e.originator_id, queue_id=e.queue_id)
         if e.to_agent_id is None:
             self._release(tx, e.originator_id)
         else:
@@ -103,59 +94,57 @@ class AgentInbox(Projection):
     @handles(Interaction.Reopened)
     def _reopened(self, tx: Tx, e: Interaction.Reopened, position: int) -> None:
         if e.agent_id is None:
-            self._set_unread(tx, e.originator_id, unread=True)
+            self._change(tx, e.originator_id, unread=True)
             self._release(tx, e.originator_id)
         else:
             self._hold(tx, e.originator_id, e.agent_id, "active", e.timestamp)
 
     @handles(Interaction.MessageReceived, Interaction.BounceReceived, Interaction.MarkedUnread)
     def _unread(self, tx: Tx, e: Any, position: int) -> None:
-        self._set_unread(tx, e.originator_id, unread=True)
+        self._change(tx, e.originator_id, unread=True)
 
     @handles(Interaction.MarkedRead)
     def _read(self, tx: Tx, e: Interaction.MarkedRead, position: int) -> None:
-        self._set_unread(tx, e.originator_id, unread=False)
+        self._change(tx, e.originator_id, unread=False)
+
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        ids = {e.originator_id for e in domain_events}
+        tx.rows("interactions").load(ids)
+        tx.rows("items", "interaction_id").load(ids)
+
+    def _remember(
+        self, tx: Tx, e: Any, customer: str, queue_id: UUID | None, *, unread: bool
+    ) -> None:
+        tx.rows("interactions").insert(
+            {
+                "interaction_id": e.originator_id,
+                "company_id": e.company_id,
+                "subject": e.message["subject"],
+                "customer": customer,
+                "queue_id": queue_id,
+                "unread": unread,
+            }
+        )
 
     def _hold(
         self, tx: Tx, interaction_id: UUID, agent_id: UUID, state: str, since: datetime
     ) -> None:
         """An interaction sits in at most one agent's inbox: this one, from now on."""
-        self._release(tx, interaction_id)
-        tx.execute(
-            "INSERT INTO {items} (agent_id, interaction_id, company_id, state, since, "
-            "subject, customer, queue_id, unread) SELECT ?, interaction_id, company_id, "
-            "?, ?, subject, customer, queue_id, unread FROM {interactions} "
-            "WHERE interaction_id = ?",
-            agent_id,
-            state,
-            since,
-            interaction_id,
+        interaction = tx.rows("interactions").get(interaction_id)
+        if interaction is None:
+            self._release(tx, interaction_id)
+            return
+        tx.rows("items", "interaction_id").put(
+            {**interaction, "agent_id": agent_id, "state": state, "since": since}
         )
 
     def _release(self, tx: Tx, interaction_id: UUID) -> None:
-        tx.execute("DELETE FROM {items} WHERE interaction_id = ?", interaction_id)
+        tx.rows("items", "interaction_id").delete(interaction_id)
 
-    def _set_state(self, tx: Tx, interaction_id: UUID, state: str, since: datetime) -> None:
-        tx.execute(
-            "UPDATE {items} SET state = ?, since = ? WHERE interaction_id = ?",
-            state,
-            since,
-            interaction_id,
-        )
-
-    def _set_queue(self, tx: Tx, interaction_id: UUID, queue_id: UUID | None) -> None:
-        for table in ("{interactions}", "{items}"):
-            tx.execute(
-                f"UPDATE {table} SET queue_id = ? WHERE interaction_id = ?",
-                queue_id,
-                interaction_id,
-            )
-
-    def _set_unread(self, tx: Tx, interaction_id: UUID, *, unread: bool) -> None:
-        for table in ("{interactions}", "{items}"):
-            tx.execute(
-                f"UPDATE {table} SET unread = ? WHERE interaction_id = ?", unread, interaction_id
-            )
+    def _change(self, tx: Tx, interaction_id: UUID, **columns: Any) -> None:
+        """The interaction's queue or unread flag, wherever it sits."""
+        tx.rows("interactions").update(interaction_id, **columns)
+        tx.rows("items", "interaction_id").update(interaction_id, **columns)
 
     def items(self, agent_id: UUID) -> list[Row]:
         """Active first, then parked, then offered; oldest first within each."""

@@ -10,7 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection as LibraryProjection
 from eventsourcing.sqlite import SQLiteDatastore
@@ -111,21 +116,48 @@ class Projection(LibraryProjection[View]):
 
         Pass the id of the last notification examined as `position`, even when none of the
         page's events concerned this projection, so that waits for it succeed.
+
+        The transaction first claims the view's tracking row (creating it if missing, locking
+        it on PostgreSQL) and applies only the events past the position it holds: the
+        library's tracking insert only refuses a position that does not move forward, so two
+        runners reading overlapping pages (10-20 and 10-25) would otherwise both apply 11-20.
+        Raises IntegrityError when the row is already at `position` or beyond.
         """
         if position is None:
             if not events_with_ids:
                 return None
             position = events_with_ids[-1][1]
         with self.view.transaction() as tx:
+            tracked = self._claim(tx)
+            if position <= tracked:
+                raise IntegrityError(f"{self.name} is already at {tracked}")
+            fresh = [(event, number) for event, number in events_with_ids if number > tracked]
             self.view.track(tx, Tracking(self.application_name, position))
-            for domain_event, notification_id in events_with_ids:
+            self.prefetch(tx, [event for event, _ in fresh])
+            for domain_event, notification_id in fresh:
                 try:
                     self.apply(tx, domain_event, notification_id)
                 except Exception as error:
                     if is_transient(error):
                         raise
                     raise ProjectionError(self.name, notification_id) from error
+        self.after_commit(fresh)
         return position
+
+    def _claim(self, tx: Tx) -> int:
+        row = tx.execute(  # one round trip: the row created if missing, locked, and read
+            "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, 0) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
+            "{tracking}.notification_id RETURNING notification_id",
+            self.application_name,
+        ).one()
+        return int(row["notification_id"]) if row else 0
+
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        """Loads the rows the page will need in a few statements (see `Tx.rows`)."""
+
+    def after_commit(self, applied: Sequence[tuple[Any, int]]) -> None:
+        """Called once the page is committed: the events no other runner will apply."""
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """The library's one-event interface, so a `ProjectionRunner` can drive it too."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from domain.distribution import AgentState, DistributionSettings, LastHandler
-from projections.claimed import ClaimedProjection
+from projections.base import Projection
 from projections.dispatch_people import PEOPLE_TABLES, PeopleSide, ms
 from projections.dispatch_work import WORK_TABLES, WorkSide
 
@@ -52,7 +52,7 @@ class WaitingItem:
     rejected_by: tuple[UUID, ...]
 
 
-class DispatchBoard(WorkSide, PeopleSide, ClaimedProjection):
+class DispatchBoard(WorkSide, PeopleSide, Projection):
     """Read model of the dispatch worker and of the supervisors' availability list."""
 
     name = "dispatch"

@@ -1,6 +1,6 @@
 """What agents and supervisors are told as it happens, published once per event.
 
-A claimed projection: whichever worker commits a page publishes its notes after the commit, so
+Whichever worker commits a page publishes its notes after the commit, so
 several workers never publish the same event twice (a crash between commit and publish loses
 those notes; streams are a convenience, the inbox and waiting list are the record). It keeps
 what the events themselves do not carry: each interaction's company, queue and owner, and who
@@ -15,13 +15,12 @@ from uuid import UUID
 
 from adapters.notifier import Note
 from domain.interaction import Interaction
-from projections.base import Table, Tx, handles
-from projections.claimed import ClaimedProjection
+from projections.base import Projection, Table, Tx, handles
 
 Publish = Callable[[Sequence[Note]], None]
 
 
-class Notifications(ClaimedProjection):
+class Notifications(Projection):
     """Turns interaction events into notes for agents' and queues' streams."""
 
     name = "notifications"

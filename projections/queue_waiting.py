@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -66,11 +67,11 @@ class QueueWaiting(Projection):
 
     @handles(Interaction.Offered)
     def _offered(self, tx: Tx, e: Interaction.Offered, position: int) -> None:
-        self._offer(tx, e.originator_id, e.agent_id)
+        tx.rows("items").update(e.originator_id, offered_to=e.agent_id)
 
     @handles(Interaction.OfferRejected, Interaction.OfferExpired)
     def _offer_ended(self, tx: Tx, e: Any, position: int) -> None:
-        self._offer(tx, e.originator_id, None)
+        tx.rows("items").update(e.originator_id, offered_to=None)
 
     @handles(Interaction.Accepted)
     def _accepted(self, tx: Tx, e: Interaction.Accepted, position: int) -> None:
@@ -108,6 +109,11 @@ class QueueWaiting(Projection):
     def _read(self, tx: Tx, e: Interaction.MarkedRead, position: int) -> None:
         self._set_unread(tx, e.originator_id, unread=False)
 
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        ids = {e.originator_id for e in domain_events}
+        tx.rows("interactions").load(ids)
+        tx.rows("items").load(ids)
+
     def _remember(
         self,
         tx: Tx,
@@ -119,44 +125,37 @@ class QueueWaiting(Projection):
         *,
         unread: bool,
     ) -> None:
-        tx.execute(
-            "INSERT INTO {interactions} (interaction_id, company_id, arrived_at, subject, "
-            "customer, unread) VALUES (?, ?, ?, ?, ?, ?)",
-            interaction_id,
-            company_id,
-            arrived_at,
-            subject,
-            customer,
-            unread,
+        tx.rows("interactions").insert(
+            {
+                "interaction_id": interaction_id,
+                "company_id": company_id,
+                "arrived_at": arrived_at,
+                "subject": subject,
+                "customer": customer,
+                "unread": unread,
+            }
         )
 
     def _wait(self, tx: Tx, interaction_id: UUID, queue_id: UUID | None, since: datetime) -> None:
-        self._leave(tx, interaction_id)
-        if queue_id is None:
+        interaction = tx.rows("interactions").get(interaction_id)
+        if queue_id is None or interaction is None:
+            self._leave(tx, interaction_id)
             return
-        tx.execute(
-            "INSERT INTO {items} (interaction_id, queue_id, company_id, waiting_since, "
-            "arrived_at, subject, customer, offered_to, unread) SELECT interaction_id, "
-            "?, company_id, ?, arrived_at, subject, customer, NULL, unread "
-            "FROM {interactions} WHERE interaction_id = ?",
-            queue_id,
-            since,
-            interaction_id,
+        tx.rows("items").put(
+            {
+                **interaction,
+                "queue_id": queue_id,
+                "waiting_since": since,
+                "offered_to": None,
+            }
         )
 
     def _leave(self, tx: Tx, interaction_id: UUID) -> None:
-        tx.execute("DELETE FROM {items} WHERE interaction_id = ?", interaction_id)
-
-    def _offer(self, tx: Tx, interaction_id: UUID, agent_id: UUID | None) -> None:
-        tx.execute(
-            "UPDATE {items} SET offered_to = ? WHERE interaction_id = ?", agent_id, interaction_id
-        )
+        tx.rows("items").delete(interaction_id)
 
     def _set_unread(self, tx: Tx, interaction_id: UUID, *, unread: bool) -> None:
-        for table in ("{interactions}", "{items}"):
-            tx.execute(
-                f"UPDATE {table} SET unread = ? WHERE interaction_id = ?", unread, interaction_id
-            )
+        tx.rows("interactions").update(interaction_id, unread=unread)
+        tx.rows("items").update(interaction_id, unread=unread)
 
     def items(self, queue_id: UUID, limit: int = 100) -> list[Row]:
         """Waiting longest first."""

@@ -5,11 +5,10 @@ page. `wake()` (called after each in-process save) and, on PostgreSQL, LISTEN on
 channel cut the lag to a few milliseconds; the poll interval is only the fallback.
 
 Several processes may run one projection (`inboxflow project` scaled out): with a `Lease` only
-the holder projects, the others stand by and take over from the tracked position. On
-PostgreSQL every page is also claimed on the view's tracking row (`apply_claimed`), because the
-library's tracking insert only refuses a position that does not move forward: a runner that
-lost its lease without knowing yet, reading 10-25 after the new holder committed 10-20, would
-otherwise apply 11-20 a second time.
+the holder projects, the others stand by and take over from the tracked position. Every page is
+also claimed on the view's tracking row (`Projection.process_batch`): a runner that lost its
+lease without knowing yet, reading 10-25 after the new holder committed 10-20, applies nothing
+twice.
 """
 
 from __future__ import annotations
@@ -22,13 +21,11 @@ from types import TracebackType
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification
 
 from adapters.leases import Lease
-from projections.base import Projection, ProjectionError, View, is_transient
-from projections.claimed import ClaimedProjection
+from projections.base import Projection, View, is_transient
 from projections.listener import Listener as Listener  # re-exported for older importers
-from projections.views import PostgresView
 
 logger = logging.getLogger(__name__)
 
@@ -45,41 +42,8 @@ def process_page(
     """Applies one page in one transaction; only relevant events are deserialised."""
     topics = set(projection.topics)
     relevant = [(app.mapper.to_domain_event(n), n.id) for n in page if n.topic in topics]
-    if isinstance(projection.view, PostgresView) and not isinstance(projection, ClaimedProjection):
-        apply_claimed(projection, relevant, page[-1].id)
-    else:
-        projection.process_batch(relevant, position=page[-1].id)
+    projection.process_batch(relevant, position=page[-1].id)
     return page[-1].id
-
-
-def apply_claimed(
-    projection: Projection, events_with_ids: Sequence[tuple[Any, int]], position: int
-) -> None:
-    """`process_batch` under a lock on the tracking row (PostgreSQL): only events past the
-    position the row holds when the lock is granted are applied, so two runners never apply
-    one event twice. The row is created in the same transaction when missing, so that even the
-    first pages of two runners meet on it. Raises IntegrityError when nothing is left."""
-    view, application = projection.view, projection.application_name
-    with view.transaction() as tx:
-        row = tx.execute(  # one round trip: the row created if missing, locked, and read
-            "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, 0) "
-            "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
-            "{tracking}.notification_id RETURNING notification_id",
-            application,
-        ).one()
-        tracked = int(row["notification_id"]) if row else 0
-        if position <= tracked:
-            raise IntegrityError(f"{projection.name} is already at {tracked}")
-        view.track(tx, Tracking(application, position))
-        for domain_event, notification_id in events_with_ids:
-            if notification_id <= tracked:
-                continue
-            try:
-                projection.apply(tx, domain_event, notification_id)
-            except Exception as error:
-                if is_transient(error):
-                    raise
-                raise ProjectionError(projection.name, notification_id) from error
 
 
 class CatchUpRunner:

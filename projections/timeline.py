@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 from uuid import UUID
@@ -59,10 +60,8 @@ class Timeline(Projection):
     def _created(
         self, tx: Tx, e: Interaction.Received | Interaction.Started, position: int
     ) -> None:
-        tx.execute(
-            "INSERT INTO {interactions} (interaction_id, company_id) VALUES (?, ?)",
-            e.originator_id,
-            e.company_id,
+        tx.rows("interactions").insert(
+            {"interaction_id": e.originator_id, "company_id": e.company_id}
         )
         self._entry(tx, e, position)
 
@@ -74,19 +73,22 @@ class Timeline(Projection):
         )
     )
     def _entry(self, tx: Tx, e: Any, position: int) -> None:
-        tx.execute(
-            "INSERT INTO {entries} (interaction_id, seq, company_id, position, at, type, actor, "
-            "details) VALUES (?, ?, (SELECT company_id FROM {interactions} "
-            "WHERE interaction_id = ?), ?, ?, ?, ?, ?)",
-            e.originator_id,
-            e.originator_version,
-            e.originator_id,
-            position,
-            e.timestamp,
-            snake_case(type(e).__name__),
-            e.actor,
-            to_json(details(e)),
+        interaction = tx.rows("interactions").get(e.originator_id)
+        tx.rows("entries").insert(
+            {
+                "interaction_id": e.originator_id,
+                "seq": e.originator_version,
+                "company_id": interaction and interaction["company_id"],
+                "position": position,
+                "at": e.timestamp,
+                "type": snake_case(type(e).__name__),
+                "actor": e.actor,
+                "details": to_json(details(e)),
+            }
         )
+
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        tx.rows("interactions").load(e.originator_id for e in domain_events)
 
     def entries(self, interaction_id: UUID) -> list[Row]:
         """seq, position, at, type, actor and details of each event, oldest first."""

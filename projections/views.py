@@ -23,6 +23,8 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
+from projections.page_rows import Counters, RowSet, RowShape, column_names, column_types
+
 MIGRATION_ROW = "__migration__"  # the library's own row in every tracking table
 MAX_CACHED_STATEMENTS = 512
 
@@ -31,9 +33,9 @@ Row = dict[str, Any]
 
 def iso(at: datetime) -> str:
     """RFC 3339 UTC with microseconds: fixed width, so text order is time order."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if at.tzinfo is not UTC:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def to_json(value: Any) -> str:
@@ -49,6 +51,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _adapt(value: Any) -> Any:
+    if type(value) is str or value is None:
+        return value
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -63,7 +67,9 @@ class Table:
     """One table of a view: `columns` is SQL shared by both backends (TEXT, BIGINT, INTEGER).
 
     `postgres_columns` and `postgres_indexes` exist on PostgreSQL only (e.g. a `tsvector`
-    column and an index written as what follows `ON <table>`: `USING GIN (column)`).
+    column and an index written as what follows `ON <table>`: `USING GIN (column)`);
+    `computed` names those of its columns a row set writes as an expression of one parameter
+    (e.g. `("search_vector", "to_tsvector('simple', ?)")`).
     """
 
     name: str
@@ -72,17 +78,61 @@ class Table:
     indexes: tuple[str, ...] = ()
     postgres_columns: str = ""
     postgres_indexes: tuple[str, ...] = ()
+    computed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def shape(self) -> RowShape:
+        return RowShape(self.name, column_types(self.columns), dict(self.computed))
 
 
 class Tx:
     """A cursor inside one view transaction, speaking the shared SQL dialect.
 
-    `dialect` ("sqlite" or "postgres") is for the few statements that differ by backend."""
+    `dialect` ("sqlite" or "postgres") is for the few statements that differ by backend.
+    `rows` and `counters` hold writes in memory until `flush`, which the view's transaction
+    calls before it commits (see `projections.page_rows`)."""
 
-    def __init__(self, cursor: Any, sql: Callable[[str], str], dialect: str = "sqlite") -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        sql: Callable[[str], str],
+        dialect: str = "sqlite",
+        tables: Sequence[Table] = (),
+    ) -> None:
         self.cursor = cursor
         self._sql = sql
         self.dialect = dialect
+        self._tables = {table.name: table for table in tables}
+        self._pending: dict[tuple[str, ...], RowSet | Counters] = {}
+
+    def rows(self, table: str, *key: str) -> RowSet:
+        """The table's rows by `key` (default: its primary key) for this transaction."""
+        found = self._pending.get((table, *key))
+        if found is None:
+            names = key or column_names(self._tables[table].key)
+            found = RowSet(self._tables[table].shape, names, self.execute, _adapt, self.dialect)
+            self._pending[(table, *key)] = found
+        if not isinstance(found, RowSet):
+            raise TypeError(f"{table} is written as counters in this transaction")
+        return found
+
+    def counters(self, table: str, value: str) -> Counters:
+        """Deltas added to `value` of the table's rows by primary key, never read back."""
+        found = self._pending.get((table, value))
+        if found is None:
+            key = column_names(self._tables[table].key)
+            found = Counters(
+                self._tables[table].shape, key, value, self.execute, _adapt, self.dialect
+            )
+            self._pending[(table, value)] = found
+        if not isinstance(found, Counters):
+            raise TypeError(f"{table} is written as rows in this transaction")
+        return found
+
+    def flush(self) -> None:
+        """Writes what the row sets and counters hold."""
+        for pending in self._pending.values():
+            pending.flush()
 
     def execute(self, text: str, *params: Any) -> Tx:
         self.cursor.execute(self._sql(text), tuple(_adapt(p) for p in params))
@@ -144,7 +194,10 @@ class View(TrackingRecorder):
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self._raw_transaction(commit=commit) as cursor:
-            yield Tx(cursor, self.sql, self.dialect)
+            tx = Tx(cursor, self.sql, self.dialect, self.tables)
+            yield tx
+            if commit:
+                tx.flush()
 
     def select(self, text: str, *params: Any) -> list[Row]:
         with self.transaction(commit=False) as tx:
