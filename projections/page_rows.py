@@ -50,6 +50,10 @@ def column_names(columns: str) -> tuple[str, ...]:
     return tuple(part.split()[0] for part in columns.split(",") if part.strip())
 
 
+class DuplicateRow(ValueError):
+    """A row inserted for a key the table holds, as a plain INSERT would refuse it."""
+
+
 @dataclass(frozen=True)
 class RowShape:
     """What a row set needs to know of its table: its name, its columns' SQL types, and its
@@ -96,12 +100,12 @@ class Batched:
         computed = shape.computed if self.postgres else {}
         names = (*shape.columns, *computed)
         if self.postgres:
-            values = [
+            selected = [
                 *shape.columns,
                 *(expression.replace("?", name) for name, expression in computed.items()),
             ]
             types = {**shape.types, **dict.fromkeys(computed, "text")}
-            source = f"SELECT {', '.join(values)} FROM {self._records(shape, names, types)}"
+            source = f"SELECT {', '.join(selected)} FROM {self._records(shape, names, types)}"
             text = f"INSERT INTO {{{shape.table}}} AS h ({', '.join(names)}) {source}{conflict}"
             return text, [json.dumps([{name: row[name] for name in names} for row in rows])]
         marks = "(" + ", ".join("?" * len(names)) + ")"
@@ -132,7 +136,7 @@ class RowSet:
         self._changed: dict[Key, None] = {}  # in order of first change
 
     def _key_of(self, values: Iterable[Any]) -> Key:
-        return tuple(self._adapt(value) for value in values)
+        return tuple(map(self._adapt, values))
 
     def get(self, *key: Any) -> Row | None:
         """The row (a dict the caller may read, not change), loading it if not known yet."""
@@ -188,6 +192,8 @@ class RowSet:
     def _set(self, row: Row, *, stored: bool) -> None:
         adapted = {name: self._adapt(value) for name, value in row.items()}
         k = tuple(adapted[name] for name in self.key)
+        if not stored and self._rows.get(k) is not None:
+            raise DuplicateRow(f"{self.shape.table} already holds {k}")
         if stored and k not in self._rows:
             self._stored.add(k)
         self._rows[k] = adapted
@@ -227,14 +233,13 @@ class Counters:
     def add(self, key: Sequence[Any], delta: int) -> None:
         """Adds `delta` to the row of `key` (values in primary-key order)."""
         if delta:
-            k = tuple(self._adapt(value) for value in key)
+            k = tuple(map(self._adapt, key))
             self._deltas[k] = self._deltas.get(k, 0) + delta
 
     def flush(self) -> None:
-        rows = [
+        rows = [  # a sum of 0 is written too: the row exists once anything was added
             {**dict(zip(self.key, k, strict=True)), self.value: delta}
             for k, delta in self._deltas.items()
-            if delta
         ]
         self._deltas = {}
         conflict = (

@@ -27,12 +27,15 @@ first response, average handling per close, reopen rate = reopened / closed (all
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from uuid import UUID
 
 from domain.interaction import Interaction
-from projections.base import Projection, Row, Table, Tx, handles
+from projections.base import Projection, Row, Table, Tx, handles, iso
+from projections.page_rows import RowSet
 from projections.reports_query import (
     CLOSED_AS,
     EPOCH,
@@ -44,10 +47,13 @@ from projections.reports_query import (
 )
 
 MILLISECOND = timedelta(milliseconds=1)
+EPOCH_ORDINAL = EPOCH.toordinal()
 
 
 def hour_of(at: datetime) -> int:
     """Hours since the epoch, UTC: the bucket of an event."""
+    if at.tzinfo is UTC:  # events' times: no timedelta arithmetic needed
+        return (at.toordinal() - EPOCH_ORDINAL) * 24 + at.hour
     return (at - EPOCH) // HOUR
 
 
@@ -55,8 +61,14 @@ def elapsed_ms(start: datetime, end: datetime) -> int:
     return round((end - start) / MILLISECOND)
 
 
+@lru_cache(maxsize=1 << 16)
+def _text(value: UUID | str) -> str:
+    """An id as stored; the few companies, queues and agents recur on every event."""
+    return str(value)
+
+
 def _id(value: UUID | str | None) -> str:
-    return UNASSIGNED if value is None else str(value)
+    return UNASSIGNED if value is None else _text(value)
 
 
 class Reports(Projection):
@@ -82,6 +94,10 @@ class Reports(Projection):
 
     # --- the interaction as reports follow it ------------------------------------------
 
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        handled = self.handlers
+        _rows(tx).load(_text(e.originator_id) for e in domain_events if type(e) in handled)
+
     @handles(Interaction.Received)
     def _received(self, tx: Tx, e: Interaction.Received, position: int) -> None:
         self._remember(tx, e.originator_id, e.company_id, None, e.timestamp, inbound=True)
@@ -92,95 +108,87 @@ class Reports(Projection):
 
     @handles(Interaction.Routed)
     def _routed(self, tx: Tx, e: Interaction.Routed, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        arrived_at = datetime.fromisoformat(state["arrived_at"])
-        self._add(tx, state, arrived_at, "received", queue=e.queue_id)
-        self._move(tx, e.originator_id, e.queue_id)
-        self._wait(tx, state, e.queue_id, e.timestamp)
+        state = _state(tx, e.originator_id)
+        queue, arrived_at = _text(e.queue_id), datetime.fromisoformat(state["arrived_at"])
+        _add(tx, state, hour_of(arrived_at), "received", queue=queue)
+        _change(tx, state, queue_id=queue, **_waiting(state, queue, e.timestamp))
 
     @handles(Interaction.Offered)
     def _offered(self, tx: Tx, e: Interaction.Offered, position: int) -> None:
-        state = self._state(tx, e.originator_id)
+        state = _state(tx, e.originator_id)
         queue = e.queue_id or state["queue_id"]
-        self._add(tx, state, e.timestamp, "offers", queue=queue, agent=e.agent_id)
+        _add(tx, state, hour_of(e.timestamp), "offers", queue=queue, agent=e.agent_id)
 
     @handles(Interaction.OfferRejected)
     def _offer_rejected(self, tx: Tx, e: Interaction.OfferRejected, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        self._add(tx, state, e.timestamp, "rejections", agent=e.agent_id)
+        state = _state(tx, e.originator_id)
+        _add(tx, state, hour_of(e.timestamp), "rejections", agent=e.agent_id)
 
     @handles(Interaction.OfferExpired)
     def _offer_expired(self, tx: Tx, e: Interaction.OfferExpired, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        self._add(tx, state, e.timestamp, "expiries", agent=e.agent_id)
+        state = _state(tx, e.originator_id)
+        _add(tx, state, hour_of(e.timestamp), "expiries", agent=e.agent_id)
 
     @handles(Interaction.Accepted)
     def _accepted(self, tx: Tx, e: Interaction.Accepted, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        queue = e.queue_id or state["queue_id"]
-        self._add(tx, state, e.timestamp, "accepted", queue=queue, agent=e.agent_id)
+        state = _state(tx, e.originator_id)
+        queue, hour = e.queue_id or state["queue_id"], hour_of(e.timestamp)
+        _add(tx, state, hour, "accepted", queue=queue, agent=e.agent_id)
         if state["waiting_since"] is not None:
             waited = elapsed_ms(datetime.fromisoformat(state["waiting_since"]), e.timestamp)
-            self._add(
-                tx, state, e.timestamp, "queue_wait_ms", waited, queue=queue, agent=e.agent_id
-            )
-        self._wait(tx, state, None, None)
+            _add(tx, state, hour, "queue_wait_ms", waited, queue=queue, agent=e.agent_id)
+        _change(tx, state, **_waiting(state, None, None))
 
     @handles(Interaction.Parked)
     def _parked(self, tx: Tx, e: Interaction.Parked, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        self._add(tx, state, e.timestamp, "handling_ms", e.segment_ms, agent=e.agent_id)
+        state = _state(tx, e.originator_id)
+        _add(tx, state, hour_of(e.timestamp), "handling_ms", e.segment_ms, agent=e.agent_id)
 
     @handles(Interaction.ReplyQueued)
     def _reply_queued(self, tx: Tx, e: Interaction.ReplyQueued, position: int) -> None:
-        state = self._state(tx, e.originator_id)
+        state = _state(tx, e.originator_id)
         if not state["inbound"] or state["replied"]:
             return
         waited = elapsed_ms(datetime.fromisoformat(state["arrived_at"]), e.timestamp)
-        self._add(tx, state, e.timestamp, "first_responses", agent=e.agent_id)
-        self._add(tx, state, e.timestamp, "first_response_ms", waited, agent=e.agent_id)
-        tx.execute(
-            "UPDATE {interactions} SET replied = 1 WHERE interaction_id = ?", e.originator_id
-        )
+        hour = hour_of(e.timestamp)
+        _add(tx, state, hour, "first_responses", agent=e.agent_id)
+        _add(tx, state, hour, "first_response_ms", waited, agent=e.agent_id)
+        _change(tx, state, replied=1)
 
     @handles(Interaction.Transferred)
     def _transferred(self, tx: Tx, e: Interaction.Transferred, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        agent = e.from_agent_id
-        self._add(tx, state, e.timestamp, "handling_ms", e.segment_ms, agent=agent)
-        self._add(tx, state, e.timestamp, "transfers", agent=agent)
-        self._move(tx, e.originator_id, e.queue_id)
+        state = _state(tx, e.originator_id)
+        agent, hour = e.from_agent_id, hour_of(e.timestamp)
+        _add(tx, state, hour, "handling_ms", e.segment_ms, agent=agent)
+        _add(tx, state, hour, "transfers", agent=agent)
         since = None if e.to_queue_id is None else e.timestamp
-        self._wait(tx, state, e.to_queue_id, since)
+        _change(tx, state, queue_id=_id(e.queue_id), **_waiting(state, e.to_queue_id, since))
 
     @handles(Interaction.ReturnedToQueue)
     def _returned(self, tx: Tx, e: Interaction.ReturnedToQueue, position: int) -> None:
-        state = self._state(tx, e.originator_id)
+        state = _state(tx, e.originator_id)
         queue = e.queue_id or state["queue_id"]
-        self._add(
-            tx, state, e.timestamp, "handling_ms", e.segment_ms, queue=queue, agent=e.agent_id
-        )
-        self._wait(tx, state, queue, e.timestamp)
+        hour = hour_of(e.timestamp)
+        _add(tx, state, hour, "handling_ms", e.segment_ms, queue=queue, agent=e.agent_id)
+        _change(tx, state, **_waiting(state, queue, e.timestamp))
 
     @handles(Interaction.Closed)
     def _closed(self, tx: Tx, e: Interaction.Closed, position: int) -> None:
-        state = self._state(tx, e.originator_id)
-        queue, agent = e.queue_id or state["queue_id"], e.agent_id
-        self._add(tx, state, e.timestamp, "handling_ms", e.segment_ms, queue=queue, agent=agent)
-        self._add(tx, state, e.timestamp, "closed", queue=queue, agent=agent)
+        state = _state(tx, e.originator_id)
+        queue, agent, hour = e.queue_id or state["queue_id"], e.agent_id, hour_of(e.timestamp)
+        _add(tx, state, hour, "handling_ms", e.segment_ms, queue=queue, agent=agent)
+        _add(tx, state, hour, "closed", queue=queue, agent=agent)
         path = CLOSED_AS + " / ".join(e.disposition)
-        self._add(tx, state, e.timestamp, path, queue=queue, agent=agent)
-        self._wait(tx, state, None, None)
+        _add(tx, state, hour, path, queue=queue, agent=agent)
+        _change(tx, state, **_waiting(state, None, None))
 
     @handles(Interaction.Reopened)
     def _reopened(self, tx: Tx, e: Interaction.Reopened, position: int) -> None:
-        state = self._state(tx, e.originator_id)
+        state = _state(tx, e.originator_id)
         queue = e.queue_id or state["queue_id"]
-        self._add(tx, state, e.timestamp, "reopened", queue=queue, agent=e.agent_id)
+        _add(tx, state, hour_of(e.timestamp), "reopened", queue=queue, agent=e.agent_id)
         if e.agent_id is None:
-            self._wait(tx, state, queue, e.timestamp)
-
-    # --- writing -------------------------------------------------------------------------
+            _change(tx, state, **_waiting(state, queue, e.timestamp))
 
     def _remember(
         self,
@@ -192,72 +200,20 @@ class Reports(Projection):
         *,
         inbound: bool,
     ) -> None:
-        tx.insert(
-            "interactions",
-            interaction_id=interaction_id,
-            company_id=company_id,
-            queue_id=_id(queue_id),
-            arrived_at=arrived_at,
-            inbound=inbound,
-            replied=False,
-        )
-
-    def _state(self, tx: Tx, interaction_id: UUID) -> Row:
-        row = tx.execute(
-            "SELECT interaction_id, company_id, queue_id, arrived_at, inbound, replied, "
-            "waiting_queue_id, waiting_since FROM {interactions} WHERE interaction_id = ?",
-            interaction_id,
-        ).one()
-        if row is None:
-            raise LookupError(f"interaction {interaction_id} was never received or started")
-        return row
-
-    def _move(self, tx: Tx, interaction_id: UUID, queue_id: UUID | None) -> None:
-        tx.execute(
-            "UPDATE {interactions} SET queue_id = ? WHERE interaction_id = ?",
-            _id(queue_id),
-            interaction_id,
-        )
-
-    def _wait(
-        self, tx: Tx, state: Row, queue_id: UUID | str | None, since: datetime | None
-    ) -> None:
-        """Waiting in `queue_id` since `since` (None: not waiting); staying in the same
-        waiting list (a new offer round) keeps the time it started waiting."""
-        if queue_id is not None and state["waiting_queue_id"] == _id(queue_id):
-            return
-        tx.execute(
-            "UPDATE {interactions} SET waiting_queue_id = ?, waiting_since = ? "
-            "WHERE interaction_id = ?",
-            None if queue_id is None else _id(queue_id),
-            None if queue_id is None else since,
-            state["interaction_id"],
-        )
-
-    def _add(
-        self,
-        tx: Tx,
-        state: Row,
-        at: datetime,
-        metric: str,
-        value: int = 1,
-        *,
-        queue: UUID | str | None = None,
-        agent: UUID | None = None,
-    ) -> None:
-        """Adds to the bucket of `at`'s hour; `queue` defaults to the interaction's own."""
-        if value == 0:
-            return
-        tx.execute(
-            "INSERT INTO {hourly} AS h (company_id, hour, queue_id, agent_id, metric, value) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (company_id, hour, queue_id, agent_id, "
-            "metric) DO UPDATE SET value = h.value + excluded.value",
-            state["company_id"],
-            hour_of(at),
-            _id(queue) if queue is not None else state["queue_id"],
-            _id(agent),
-            metric,
-            value,
+        rows, key = _rows(tx), _text(interaction_id)
+        if rows.get(key) is not None:  # as the table's primary key would refuse it
+            raise ValueError(f"interaction {interaction_id} was received or started twice")
+        rows.insert(
+            {
+                "interaction_id": key,
+                "company_id": _text(company_id),
+                "queue_id": _id(queue_id),
+                "arrived_at": iso(arrived_at),
+                "inbound": int(inbound),
+                "replied": 0,
+                "waiting_queue_id": None,
+                "waiting_since": None,
+            }
         )
 
     # --- queries -------------------------------------------------------------------------
@@ -286,3 +242,56 @@ class Reports(Projection):
     ) -> list[Row]:
         """Per queue: the interactions waiting in it at `now`, by age since arrival."""
         return backlog_rows(self.view, company_id, now, queue_ids=queue_ids)
+
+
+def _rows(tx: Tx) -> RowSet:
+    return tx.rows("interactions", "interaction_id")  # the key named: no parsing per call
+
+
+def _state(tx: Tx, interaction_id: UUID) -> Row:
+    row = _rows(tx).get(_text(interaction_id))
+    if row is None:
+        raise LookupError(f"interaction {interaction_id} was never received or started")
+    return row
+
+
+def _waiting(state: Row, queue_id: UUID | str | None, since: datetime | None) -> Row:
+    """The changes for waiting in `queue_id` since `since` (None: not waiting); staying in
+    the same waiting list (a new offer round) keeps the time it started waiting."""
+    if queue_id is None:
+        if state["waiting_queue_id"] is None and state["waiting_since"] is None:
+            return {}
+        return {"waiting_queue_id": None, "waiting_since": None}
+    queue = _text(queue_id)
+    if state["waiting_queue_id"] == queue:
+        return {}
+    return {"waiting_queue_id": queue, "waiting_since": since and iso(since)}
+
+
+def _change(tx: Tx, state: Row, **changes: Any) -> None:
+    """One update of the interaction's row for all of an event's changes."""
+    if changes:
+        _rows(tx).update(state["interaction_id"], **changes)
+
+
+def _add(
+    tx: Tx,
+    state: Row,
+    hour: int,
+    metric: str,
+    value: int = 1,
+    *,
+    queue: UUID | str | None = None,
+    agent: UUID | None = None,
+) -> None:
+    """Adds to the bucket of `hour`; `queue` defaults to the interaction's own."""
+    tx.counters("hourly", "value").add(
+        (
+            state["company_id"],
+            hour,
+            state["queue_id"] if queue is None else _text(queue),
+            UNASSIGNED if agent is None else _text(agent),
+            metric,
+        ),
+        value,
+    )

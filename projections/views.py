@@ -51,7 +51,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _adapt(value: Any) -> Any:
-    if type(value) is str or value is None:
+    kind = type(value)
+    if kind is str or kind is int or value is None:
         return value
     if isinstance(value, UUID):
         return str(value)
