@@ -141,6 +141,12 @@ class Projection(LibraryProjection[View]):
                     if is_transient(error):
                         raise
                     raise ProjectionError(self.name, notification_id) from error
+            try:
+                tx.flush()  # the page's rows: a failure here names the page's last position
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise ProjectionError(self.name, position) from error
         self.after_commit(fresh)
         return position
 

@@ -8,13 +8,13 @@ it when it was closed. See `projections.search_text` for what free text finds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 from domain.ids import short_ref
 from domain.interaction import Interaction
 from domain.messages import MessageInfo
-from projections.base import Projection, Table, Tx, handles, to_json
+from projections.base import Projection, Row, Table, Tx, handles, to_json
 from projections.search_reads import SearchReads
 from projections.search_text import fold, index_words, with_message
 
@@ -27,7 +27,12 @@ COLUMNS = (
     "unread_count INTEGER NOT NULL, substatus TEXT, disposition TEXT, disposition_key TEXT, "
     "handling_ms BIGINT NOT NULL, last_direction TEXT NOT NULL, snippet TEXT NOT NULL"
 )
-AT_LEAST_ONE = "CASE WHEN unread_count > 0 THEN unread_count ELSE 1 END"
+INBOUND = (Interaction.MessageReceived, Interaction.BounceReceived)
+MESSAGES = (Interaction.ReplyQueued, Interaction.ForwardQueued, *INBOUND)
+CREATED = (Interaction.Received, Interaction.Started)
+UNSET = dict.fromkeys(
+    ("queue_id", "owner", "first_agent", "substatus", "disposition", "disposition_key")
+)
 ACTIVITY_ONLY = (
     Interaction.ReplySent,
     Interaction.ForwardSent,
@@ -88,64 +93,51 @@ class Search(SearchReads, Projection):
             "interaction_id",
             postgres_columns="search_vector tsvector",
             postgres_indexes=("USING GIN (search_vector)",),
+            computed=(("search_vector", "to_tsvector('simple', ?)"),),
         ),
     )
 
     @handles(Interaction.Received)
     def _received(self, tx: Tx, e: Interaction.Received, position: int) -> None:
-        self._create(tx, e, position, status="received", unread=True, unread_count=1)
+        self._create(tx, e, position, status="received", unread=1, unread_count=1)
 
     @handles(Interaction.Started)
     def _started(self, tx: Tx, e: Interaction.Started, position: int) -> None:
-        self._create(
-            tx,
-            e,
-            position,
-            status="active",
-            queue_id=e.queue_id,
-            owner=e.agent_id,
-            first_agent=e.agent_id,
-            unread=False,
-            unread_count=0,
-        )
+        owned = {"queue_id": e.queue_id, "owner": e.agent_id, "first_agent": e.agent_id}
+        self._create(tx, e, position, status="active", unread=0, unread_count=0, **owned)
 
     def _create(self, tx: Tx, e: Any, position: int, **columns: Any) -> None:
         message = e.message
         customer, name = counterpart(message)
         customer = customer.casefold()
-        tx.insert(
-            "interactions",
-            interaction_id=e.originator_id,
-            company_id=e.company_id,
-            short_ref=short_ref(e.originator_id),
-            mailbox=e.mailbox.casefold(),
-            subject=message["subject"],
-            subject_key=fold(message["subject"]),
-            customer=customer,
-            customer_name=name,
-            customer_name_key=fold(name),
-            created_at=e.timestamp,
-            created_position=position,
-            last_activity_at=e.timestamp,
-            handling_ms=0,
-            last_direction=message["direction"],
-            snippet=message["snippet"],
-            **columns,
+        subject_key, name_key = fold(message["subject"]), fold(name)
+        tx.rows("interactions", "interaction_id").insert(
+            {
+                **UNSET,
+                "interaction_id": e.originator_id,
+                "company_id": e.company_id,
+                "short_ref": short_ref(e.originator_id),
+                "mailbox": e.mailbox.casefold(),
+                "subject": message["subject"],
+                "subject_key": subject_key,
+                "customer": customer,
+                "customer_name": name,
+                "customer_name_key": name_key,
+                "created_at": e.timestamp,
+                "created_position": position,
+                "last_activity_at": e.timestamp,
+                "handling_ms": 0,
+                "last_direction": message["direction"],
+                "snippet": message["snippet"],
+                **columns,
+            }
         )
         text = with_message("", message_text(message))
-        tx.insert(
-            "texts", interaction_id=e.originator_id, company_id=e.company_id, message_text=text
-        )
-        self._index_words(tx, e.originator_id, fold(message["subject"]), customer, fold(name), text)
-
-    def _index_words(self, tx: Tx, interaction_id: UUID, *texts: str) -> None:
+        texts: Row = {"interaction_id": e.originator_id, "company_id": e.company_id}
+        texts["message_text"] = text
         if tx.dialect == "postgres":
-            tx.execute(
-                "UPDATE {texts} SET search_vector = to_tsvector('simple', ?) "
-                "WHERE interaction_id = ?",
-                index_words(*texts),
-                interaction_id,
-            )
+            texts["search_vector"] = index_words(subject_key, customer, name_key, text)
+        tx.rows("texts", "interaction_id").insert(texts)
 
     @handles(Interaction.Routed)
     def _routed(self, tx: Tx, e: Interaction.Routed, position: int) -> None:
@@ -153,8 +145,7 @@ class Search(SearchReads, Projection):
 
     @handles(Interaction.ReturnedToQueue)
     def _returned(self, tx: Tx, e: Interaction.ReturnedToQueue, position: int) -> None:
-        self._add_handling(tx, e)
-        self._set(tx, e, status="queued", queue_id=e.queue_id, owner=None)
+        self._set_handled(tx, e, status="queued", queue_id=e.queue_id, owner=None)
 
     @handles(Interaction.Offered)
     def _offered(self, tx: Tx, e: Interaction.Offered, position: int) -> None:
@@ -166,58 +157,53 @@ class Search(SearchReads, Projection):
 
     @handles(Interaction.Accepted)
     def _accepted(self, tx: Tx, e: Interaction.Accepted, position: int) -> None:
-        tx.execute(
-            "UPDATE {interactions} SET first_agent = COALESCE(first_agent, ?) "
-            "WHERE interaction_id = ?",
-            e.agent_id,
-            e.originator_id,
-        )
-        self._set(tx, e, status="active", owner=e.agent_id, unread=False, unread_count=0)
+        row = self._row(tx, e)
+        if row is not None:
+            first = row["first_agent"]
+            owner = {"owner": e.agent_id, "first_agent": e.agent_id if first is None else first}
+            self._set(tx, e, status="active", unread=0, unread_count=0, **owner)
 
     @handles(Interaction.Parked)
     def _parked(self, tx: Tx, e: Interaction.Parked, position: int) -> None:
-        self._add_handling(tx, e)
-        self._set(tx, e, status="parked")
+        self._set_handled(tx, e, status="parked")
 
     @handles(Interaction.Resumed)
     def _resumed(self, tx: Tx, e: Interaction.Resumed, position: int) -> None:
         self._set(tx, e, status="active")
 
-    @handles(
-        Interaction.ReplyQueued,
-        Interaction.ForwardQueued,
-        Interaction.MessageReceived,
-        Interaction.BounceReceived,
-    )
+    @handles(*MESSAGES)
     def _message(self, tx: Tx, e: Any, position: int) -> None:
-        row = tx.execute(
-            "SELECT i.subject_key, i.customer, i.customer_name_key, t.message_text "
-            "FROM {interactions} i JOIN {texts} t ON t.interaction_id = i.interaction_id "
-            "WHERE i.interaction_id = ?",
-            e.originator_id,
-        ).one()
-        if row is None:
+        row, key = self._row(tx, e), str(e.originator_id)
+        texts = tx.rows("texts", "interaction_id")
+        stored = texts.get(key)
+        if row is None or stored is None:
             raise LookupError(f"interaction {e.originator_id} was never created")
-        text = with_message(row["message_text"], message_text(e.message))
-        tx.execute(
-            "UPDATE {texts} SET message_text = ? WHERE interaction_id = ?", text, e.originator_id
-        )
-        head = (row["subject_key"], row["customer"], row["customer_name_key"])
-        self._index_words(tx, e.originator_id, *head, text)
-        changes: dict[str, Any] = {"last_direction": e.message["direction"]}
-        inbound = isinstance(e, Interaction.MessageReceived | Interaction.BounceReceived)
-        if inbound:
-            changes["unread"] = True
-        counted = "unread_count = unread_count + 1" if inbound else ""
-        self._set(tx, e, counted, snippet=e.message["snippet"], **changes)
+        message = e.message
+        text = with_message(stored["message_text"], message_text(message))
+        if tx.dialect == "postgres":
+            head = (row["subject_key"], row["customer"], row["customer_name_key"])
+            words = index_words(*head, text)
+            texts.update(key, message_text=text, search_vector=words)
+        else:
+            texts.update(key, message_text=text)
+        if isinstance(e, INBOUND):
+            self._set(
+                tx,
+                e,
+                snippet=message["snippet"],
+                last_direction=message["direction"],
+                unread=1,
+                unread_count=row["unread_count"] + 1,
+            )
+        else:
+            self._set(tx, e, snippet=message["snippet"], last_direction=message["direction"])
 
     @handles(Interaction.Transferred)
     def _transferred(self, tx: Tx, e: Interaction.Transferred, position: int) -> None:
-        self._add_handling(tx, e)
         if e.to_agent_id is None:
-            self._set(tx, e, status="queued", queue_id=e.to_queue_id, owner=None)
+            self._set_handled(tx, e, status="queued", queue_id=e.to_queue_id, owner=None)
         else:
-            self._set(tx, e, status="parked", owner=e.to_agent_id)
+            self._set_handled(tx, e, status="parked", owner=e.to_agent_id)
 
     @handles(Interaction.SubstatusSet)
     def _substatus_set(self, tx: Tx, e: Interaction.SubstatusSet, position: int) -> None:
@@ -229,67 +215,77 @@ class Search(SearchReads, Projection):
 
     @handles(Interaction.Tagged)
     def _tagged(self, tx: Tx, e: Interaction.Tagged, position: int) -> None:
-        tx.execute(
-            "INSERT INTO {tags} (interaction_id, tag) VALUES (?, ?) "
-            "ON CONFLICT (interaction_id, tag) DO NOTHING",
-            e.originator_id,
-            e.tag,
+        tx.rows("tags", "interaction_id", "tag").put(
+            {"interaction_id": e.originator_id, "tag": e.tag}
         )
         self._set(tx, e)
 
     @handles(Interaction.Untagged)
     def _untagged(self, tx: Tx, e: Interaction.Untagged, position: int) -> None:
-        tx.execute(
-            "DELETE FROM {tags} WHERE interaction_id = ? AND tag = ?", e.originator_id, e.tag
-        )
+        tx.rows("tags", "interaction_id", "tag").delete(e.originator_id, e.tag)
         self._set(tx, e)
 
     @handles(Interaction.MarkedUnread)
     def _marked_unread(self, tx: Tx, e: Interaction.MarkedUnread, position: int) -> None:
-        self._set(tx, e, f"unread_count = {AT_LEAST_ONE}", unread=True)
+        row = self._row(tx, e)
+        if row is not None:
+            self._set(tx, e, unread=1, unread_count=max(row["unread_count"], 1))
 
     @handles(Interaction.MarkedRead)
     def _marked_read(self, tx: Tx, e: Interaction.MarkedRead, position: int) -> None:
-        self._set(tx, e, unread=False, unread_count=0)
+        self._set(tx, e, unread=0, unread_count=0)
 
     @handles(Interaction.Closed)
     def _closed(self, tx: Tx, e: Interaction.Closed, position: int) -> None:
-        self._add_handling(tx, e)
         path = to_json(e.disposition)
         key = fold(" / ".join(e.disposition))
-        self._set(tx, e, status="closed", disposition=path, disposition_key=key)
+        self._set_handled(tx, e, status="closed", disposition=path, disposition_key=key)
 
     @handles(Interaction.Reopened)
     def _reopened(self, tx: Tx, e: Interaction.Reopened, position: int) -> None:
         cleared: dict[str, Any] = {"disposition": None, "disposition_key": None, "substatus": None}
-        if e.agent_id is None:
-            unread = f"unread_count = {AT_LEAST_ONE}"
-            queued = {"status": "queued", "queue_id": e.queue_id, "owner": None, "unread": True}
-            self._set(tx, e, unread, **queued, **cleared)
-        else:
+        if e.agent_id is not None:
             self._set(tx, e, status="active", owner=e.agent_id, **cleared)
+            return
+        row = self._row(tx, e)
+        if row is not None:
+            queued = {"status": "queued", "queue_id": e.queue_id, "owner": None, "unread": 1}
+            self._set(tx, e, unread_count=max(row["unread_count"], 1), **queued, **cleared)
 
     @handles(*ACTIVITY_ONLY)
     def _activity(self, tx: Tx, e: Any, position: int) -> None:
         self._set(tx, e)
 
-    def _set(self, tx: Tx, e: Any, expression: str = "", **columns: Any) -> None:
-        """Assigns the columns and the `expression` (both from this module, never from
-        input) and the activity."""
-        columns["last_activity_at"] = e.timestamp
-        assignments = [f"{name} = ?" for name in columns]
-        if expression:
-            assignments.append(expression)
-        tx.execute(
-            f"UPDATE {{interactions}} SET {', '.join(assignments)} WHERE interaction_id = ?",
-            *columns.values(),
-            e.originator_id,
+    @staticmethod
+    def _row(tx: Tx, e: Any) -> Row | None:
+        return tx.rows("interactions", "interaction_id").get(str(e.originator_id))
+
+    @staticmethod
+    def _set(tx: Tx, e: Any, **columns: Any) -> None:
+        """Changes the columns of the interaction's row, if any, and its activity."""
+        tx.rows("interactions", "interaction_id").update(  # a text key: adapted once
+            str(e.originator_id), last_activity_at=e.timestamp, **columns
         )
 
-    def _add_handling(self, tx: Tx, e: Any) -> None:
+    def _set_handled(self, tx: Tx, e: Any, **columns: Any) -> None:
+        """`_set`, adding the segment an agent just handled to the handling time."""
         if e.segment_ms:
-            tx.execute(
-                "UPDATE {interactions} SET handling_ms = handling_ms + ? WHERE interaction_id = ?",
-                e.segment_ms,
-                e.originator_id,
-            )
+            row = self._row(tx, e)
+            if row is None:
+                return
+            columns["handling_ms"] = row["handling_ms"] + e.segment_ms
+        self._set(tx, e, **columns)
+
+    def prefetch(self, tx: Tx, domain_events: Sequence[Any]) -> None:
+        """The rows of the interactions the page changes, and the texts its messages extend,
+        except those the page creates."""
+        created = {e.originator_id for e in domain_events if isinstance(e, CREATED)}
+        changed: dict[Any, None] = {}
+        extended: dict[Any, None] = {}
+        for e in domain_events:
+            if type(e) in self.handlers and e.originator_id not in created:
+                changed[e.originator_id] = None
+                if isinstance(e, MESSAGES):
+                    extended[e.originator_id] = None
+        tx.rows("interactions", "interaction_id").load(changed)
+        tx.rows("texts", "interaction_id").load(extended)

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -24,17 +25,19 @@ ENVELOPE = frozenset(
 )
 
 
+@cache
 def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+@cache
+def own_fields(event_class: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(event_class) if f.name not in ENVELOPE)
+
+
 def details(domain_event: Any) -> dict[str, Any]:
     """The event's own fields, without the envelope every event carries."""
-    return {
-        f.name: getattr(domain_event, f.name)
-        for f in fields(domain_event)
-        if f.name not in ENVELOPE
-    }
+    return {name: getattr(domain_event, name) for name in own_fields(type(domain_event))}
 
 
 class Timeline(Projection):
