@@ -118,10 +118,9 @@ class SearchQuery:
         self._add("last_activity_at >= ?", self.since)
         self._add("created_at >= ?", self.created_from)
         self._add("created_at < ?", self.created_before)
-        for extra in (free_text(self.text or "", self.company_id, self.dialect), self.condition):
-            if extra is not None:
-                self.where.append(extra[0])
-                self.params.extend(extra[1])
+        if self.condition is not None:
+            self.where.append(self.condition[0])
+            self.params.extend(self.condition[1])
         if self.visible_queue_ids is not None:
             self._add_visible(list(self.visible_queue_ids), self.visible_owner)
         self._add_keyset()
@@ -163,11 +162,34 @@ class SearchQuery:
 
     def statement(self, columns: str) -> tuple[str, list[Any]]:
         """One row more than the page, to tell whether another page follows."""
+        where, params = list(self.where), list(self.params)
+        if found := free_text(self.text or "", self.company_id, self.dialect):
+            where.append(found[0])
+            params.extend(found[1])
         text = (
-            f"SELECT {columns} FROM {{interactions}} WHERE {' AND '.join(self.where)} "
-            "ORDER BY last_activity_at DESC, interaction_id DESC LIMIT ?"
+            f"SELECT {columns} FROM {{interactions}} WHERE {' AND '.join(where)} "
+            f"ORDER BY {NEWEST_FIRST} LIMIT ?"
         )
-        return text, [*self.params, self.limit + 1]
+        return text, [*params, self.limit + 1]
+
+    def window_statement(self, columns: str, window: int) -> tuple[str, list[Any]] | None:
+        """`statement` over the `window` newest rows that pass every filter but the free
+        text (PostgreSQL, with free text only): when it finds a full page, that page is the
+        same as `statement`'s, found without collecting every match of common words."""
+        if self.dialect != "postgres":
+            return None
+        found = free_text(self.text or "", self.company_id, self.dialect, row="recent")
+        if found is None:
+            return None
+        text = (
+            f"SELECT {columns} FROM (SELECT * FROM {{interactions}} "
+            f"WHERE {' AND '.join(self.where)} ORDER BY {NEWEST_FIRST} LIMIT ?) AS recent "
+            f"WHERE {found[0]} ORDER BY {NEWEST_FIRST} LIMIT ?"
+        )
+        return text, [*self.params, window, *found[1], self.limit + 1]
+
+
+NEWEST_FIRST = "last_activity_at DESC, interaction_id DESC"
 
 
 class Page:

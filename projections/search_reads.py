@@ -11,6 +11,10 @@ from projections.base import Row, View
 from projections.search_fields import Condition, compile_conditions
 from projections.search_query import OUT, Page, SearchQuery, with_tags
 
+# Free text first looks among this many newest rows that pass the other filters (PostgreSQL):
+# common words fill a page there at once; rarer ones fall back to the text index.
+TEXT_WINDOW = 400
+
 
 class SearchReads:
     """Queries over the search view; mixed into the projection that keeps it."""
@@ -56,8 +60,14 @@ class SearchReads:
         if query.matches_nothing:
             return [], None
         with self.view.transaction(commit=False) as tx:
-            text, params = query.statement(OUT)
-            rows = tx.execute(text, *params).all()
+            rows = None
+            if windowed := query.window_statement(OUT, TEXT_WINDOW):
+                rows = tx.execute(windowed[0], *windowed[1]).all()
+                if len(rows) <= query.limit:
+                    rows = None  # not a full page: the matches may lie further back
+            if rows is None:
+                text, params = query.statement(OUT)
+                rows = tx.execute(text, *params).all()
             page = Page(rows, query.limit, query.horizon)
             return with_tags(tx, page.rows), page.next_cursor
 

@@ -37,7 +37,7 @@ def own_fields(event_class: type) -> tuple[str, ...]:
 
 def details(domain_event: Any) -> dict[str, Any]:
     """The event's own fields, without the envelope every event carries."""
-    return {name: getattr(domain_event, name) for name in own_fields(type(domain_event))}
+    return {name: getattr(domain_event, name) for name in own_fields(domain_event.__class__)}
 
 
 class Timeline(Projection):

@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from projections import search_reads
 from tests.api.scenario import company, ok
 from tests.api.search_world import SearchWorld
 from tests.fakes import FixedClock
@@ -127,3 +128,27 @@ def test_free_text_combines_with_filters(world: TextWorld) -> None:
     assert world.listed(q="100", status="queued") == {"percent", "spelled"}
     assert world.listed(q="refunded", status="queued") == set()
     assert world.listed(q="pricing", assignee="me", who="B") == {"outbound"}
+
+
+def test_pages_of_free_text_do_not_depend_on_the_rows_looked_at_first(
+    world: TextWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL first looks for a page among the newest rows (`TEXT_WINDOW`), then asks the
+    text index: the pages are the same whichever way they were found."""
+
+    def pages(q: str) -> list[list[str]]:
+        found, cursor = [], None
+        while True:
+            params = {"q": q, "limit": 1} | ({"cursor": cursor} if cursor else {})
+            page = ok(world.page(**params))
+            found.append(world.names(page["items"]))
+            if not (cursor := page.get("next_cursor")):
+                return found
+
+    for q in ("customer", "re", "100"):
+        monkeypatch.setattr(search_reads, "TEXT_WINDOW", 0)  # the text index only
+        expected = pages(q)
+        assert any(expected)
+        for window in (1, 2, 3, 400):
+            monkeypatch.setattr(search_reads, "TEXT_WINDOW", window)
+            assert pages(q) == expected, (q, window)
