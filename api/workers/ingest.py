@@ -22,7 +22,7 @@ from adapters.mailbox_status import MailboxStatusStore
 from api.bootstrap import Services, build, lease_session
 from api.settings import Settings
 from api.workers.ingest_mailbox import Committed, IngestContext, IngestOptions, MailboxWorker
-from api.workers.lifecycle import STOP_BUDGET, WorkerProcess
+from api.workers.lifecycle import WorkerProcess, run_worker
 from api.workers.mailbox_directory import MailboxDirectory
 from api.workers.mailbox_share import MailboxShare
 
@@ -140,15 +140,6 @@ def main(settings: Settings, options: IngestOptions | None = None) -> int:
     leases = lease_session(settings, "ingest")
     ingester = Ingester(services, services.mailbox_status, options, leases=leases)
     ingester.start()
-
-    def stop() -> None:
-        ingester.stop(STOP_BUDGET - 2)
-        services.close()
-        if leases is not None:
-            leases.close()
-
-    def failure() -> str | None:
-        return None if ingester.is_running else "the ingest supervisor stopped"
-
-    print("ingesting", flush=True)  # the first line on stdout, which older tools wait for
-    return process.run(stop, failure, leased=leases is not None)
+    return run_worker(
+        process, ingester, services, leases, banner="ingesting", leased=leases is not None
+    )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 STOP_BUDGET = 8.0  # seconds from the signal to the exit, whatever is still running
 BEAT_EVERY = 5.0
@@ -110,3 +110,40 @@ class WorkerProcess:
         beat.unlink(missing_ok=True)
         announce(self.worker, "stopped")
         return self.status
+
+
+class Worker(Protocol):
+    """A worker a process runs until it is told to stop."""
+
+    @property
+    def is_running(self) -> bool: ...
+
+    def stop(self, timeout: float) -> Any: ...
+
+
+class Closable(Protocol):
+    def close(self) -> Any: ...
+
+
+def run_worker(
+    process: WorkerProcess,
+    worker: Worker,
+    *resources: Closable | None,
+    banner: str,
+    leased: bool,
+) -> int:
+    """Runs `process` until a signal or until `worker` stops by itself, then stops the worker
+    and closes `resources` in order; `banner` is the first line on stdout, which older tools
+    wait for."""
+
+    def stop() -> None:
+        worker.stop(process.budget - 2)
+        for resource in resources:
+            if resource is not None:
+                resource.close()
+
+    def failure() -> str | None:
+        return None if worker.is_running else f"the {process.worker} worker stopped"
+
+    print(banner, flush=True)
+    return process.run(stop, failure, leased=leased)

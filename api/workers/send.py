@@ -34,7 +34,7 @@ from api.bootstrap import Services, build, lease_session
 from api.metrics import count_send_failure
 from api.settings import Settings
 from api.workers.auto_reply import AutoReplies
-from api.workers.lifecycle import STOP_BUDGET, WorkerProcess
+from api.workers.lifecycle import WorkerProcess, run_worker
 from projections.base import Row, is_transient
 from projections.listener import Listener
 from projections.outbox import PendingSends
@@ -300,15 +300,6 @@ def main(settings: Settings) -> int:
     if lease is not None:
         lease.acquire()  # at once if it is free: a standby tries again every second
     worker = SendWorker(services, lease=lease).start()
-
-    def stop() -> None:
-        worker.stop(STOP_BUDGET - 2)
-        services.close()
-        if leases is not None:
-            leases.close()
-
-    def failure() -> str | None:
-        return None if worker.is_running else "the send worker stopped"
-
-    print("send worker running", flush=True)  # the first line on stdout, which older tools wait for
-    return process.run(stop, failure, leased=lease is not None)
+    return run_worker(
+        process, worker, services, leases, banner="send worker running", leased=lease is not None
+    )
