@@ -3,9 +3,10 @@
 The library's recorder takes an EXCLUSIVE lock on the events table in every transaction, so
 that notification ids are committed in the order they are issued and readers never pass a gap
 that fills later. That lock serialises writers: each save pays a full round of lock, insert and
-commit alone. Here a save queues its events and waits for the writer lock; whoever holds the lock
-writes every queued save in one transaction (one lock, one multi-row insert, one NOTIFY, one
-commit) and hands each its notification ids. The guarantees are the library's own:
+commit alone. Here a save queues its events and waits for its turn; one writer at a time writes
+every queued save in one transaction (one lock, one multi-row insert, one NOTIFY, one commit, sent
+in one round trip), hands each its notification ids and the turn to the next queued caller. The
+guarantees are the library's own:
 
 - optimistic concurrency: the unique (originator_id, originator_version) key still refuses a
   stale save; when a group hits a conflict it is rolled back and each save of the group is
@@ -21,34 +22,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import retry
 
 TOPIC = "adapters.group_commit:GroupCommitRecorder"
 MAX_GROUP_EVENTS = 5_000  # one statement's worth; larger groups wait for the next round
+GATHER_SECONDS = 0.001  # at most, for callers of the last rounds who have not queued yet
 
 
 class _Save:
     """One caller's events, waiting for a group transaction to record them."""
 
-    __slots__ = ("error", "events", "ids", "recorded")
+    __slots__ = ("caller", "error", "events", "ids", "recorded", "turn")
 
     def __init__(self, events: Sequence[StoredEvent]) -> None:
         self.events = events
+        self.caller = threading.get_ident()
         self.ids: list[int] = []
         self.error: BaseException | None = None
         self.recorded = False
+        self.turn = threading.Event()  # set once recorded, or when its caller is to write
 
 
 class GroupCommitRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queued: list[_Save] = []
-        self._changed = threading.Condition()
+        self._arrived = threading.Condition()
         self._writing = False
+        self._recent_callers: list[set[int]] = [set(), set()]  # of the last two rounds
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -59,24 +66,39 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         save = _Save(stored_events)
-        with self._changed:
+        with self._arrived:
             self._queued.append(save)
-            while not save.recorded:
-                if self._writing:
-                    self._changed.wait()
-                    continue
-                self._writing = True
-                group = self._take_group()
-                self._changed.release()
-                try:
-                    self._write(group)
-                finally:
-                    self._changed.acquire()
-                    self._writing = False
-                    self._changed.notify_all()
+            waits, self._writing = self._writing, True
+            self._arrived.notify()
+        if waits:
+            save.turn.wait()
+        if not save.recorded:  # its turn: it writes the saves queued from its own on
+            self._write_next_group()
         if save.error is not None:
             raise save.error
         return save.ids
+
+    def _write_next_group(self) -> None:
+        """Writes the head of the queue, wakes its callers, hands the turn to the next one.
+
+        Each caller is woken once, when its events are recorded or when it is to write. The
+        writer first waits a moment for the other callers of the last two rounds, if any: under
+        load they are about to save again, and a group twice as large costs about the same."""
+        with self._arrived:
+            expected = len(self._recent_callers[0] | self._recent_callers[1])
+            self._arrived.wait_for(lambda: len(self._queued) >= expected, GATHER_SECONDS)
+            group = self._take_group()
+            self._recent_callers = [self._recent_callers[1], {save.caller for save in group}]
+        try:
+            self._write(group)
+        finally:
+            with self._arrived:
+                after = self._queued[0] if self._queued else None
+                self._writing = after is not None
+            for save in group:
+                save.turn.set()
+            if after is not None:
+                after.turn.set()
 
     def _take_group(self) -> list[_Save]:
         """The queued saves in arrival order, up to one statement's worth of events."""
@@ -112,19 +134,26 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_group(self, events: list[StoredEvent]) -> list[int]:
-        """One transaction: lock, insert every event, notify, commit; the issued ids in order."""
-        failure: Exception | None = None
-        ids: list[int] = []
+        """One transaction in one round trip: begin, lock, notify, insert every event, commit.
+
+        The library syncs the pipeline after the insert and commits in a second round trip;
+        sending the commit with the rest keeps the table lock only while the server works.
+        A key conflict skips the commit: the transaction is rolled back and the conflict
+        raised. Returns the issued ids in order."""
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
-                try:
-                    self._insert_stored_events(curs, events)
-                    pipeline.sync()  # a key conflict raises here, not at commit
-                    ids = list(self._fetch_ids_after_insert_events(curs, events) or [])
-                except Exception as error:  # re-raised outside the pipeline, as the library does
-                    failure = error
-            if failure is not None:
-                raise failure
+            statements, inserting = conn.cursor(), conn.cursor()
+            try:
+                with conn.pipeline():
+                    statements.execute(b"BEGIN")
+                    self._lock_table(statements)
+                    self._notify_channel(statements)
+                    PostgresAggregateRecorder._insert_stored_events(self, inserting, events)
+                    statements.execute(b"COMMIT")
+            except BaseException:
+                with suppress(psycopg.Error):
+                    conn.rollback()
+                raise
+            ids = list(self._fetch_ids_after_insert_events(inserting, events) or [])
         if len(ids) != len(events):
             raise OperationalError(f"recorded {len(events)} events but got {len(ids)} ids")
         return ids

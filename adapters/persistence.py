@@ -59,8 +59,9 @@ class Persistence:
         """The eventsourcing environment of the write-side application.
 
         On PostgreSQL concurrent saves share transactions (`adapters.group_commit`).
-        The aggregate cache keeps recently used aggregates in memory and fast-forwards them
-        from the store on each load, so a hot agent or quota is not replayed from scratch.
+        The aggregate cache keeps recently used aggregates in memory, so a hot agent or quota
+        is not replayed from scratch. The ContactCenter's commands trust it without a query per
+        load (`domain.application.optimistic.TrustingRepository`).
         """
         cache = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
         if self.postgres is None:

@@ -8,6 +8,7 @@ the projection lag. Baselines measured in the same run on the same database: one
 COMMIT per call (raw), and the library's default recorder appending one-event aggregates.
 
     .venv/bin/python bench/write_path.py [--clients 16] [--processes 2] [--seconds 10]
+        [--without-views]   # nobody projects: the write path alone, no lag measured
 """
 
 from __future__ import annotations
@@ -124,11 +125,13 @@ def client_process(
 class VisibleAt:
     """Polls the views' positions and notes when each position first became visible."""
 
-    def __init__(self, read: ReadModels) -> None:
-        self.read, self.marks, self._stop = read, [], threading.Event()
+    def __init__(self, read: ReadModels | None) -> None:
+        self.read, self._stop = read, threading.Event()
+        self.marks: list[tuple[int, float]] = []
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
+        assert self.read is not None
         last = -1
         while not self._stop.is_set():
             position = min(self.read.positions().values())
@@ -138,12 +141,14 @@ class VisibleAt:
             time.sleep(0.001)
 
     def __enter__(self) -> VisibleAt:
-        self._thread.start()
+        if self.read is not None:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self.read is not None:
+            self._thread.join()
 
     def lag(self, position: int, committed: float) -> float:
         for seen, at in self.marks:  # sorted by position and time
@@ -153,13 +158,14 @@ class VisibleAt:
 
 
 def run_commands(
-    store: Persistence, clients: int, processes: int, seconds: float
+    store: Persistence, clients: int, processes: int, seconds: float, views: bool = True
 ) -> dict[str, Any]:
     env = store.application_env()
     app = ContactCenter(env)
     company, owners = setup(app, clients)
-    read = ReadModels(store, app)
-    read.wait(app.recorder.max_notification_id() or 0, timeout=120)
+    read = ReadModels(store, app) if views else None
+    if read is not None:
+        read.wait(app.recorder.max_notification_id() or 0, timeout=120)
     spawn = multiprocessing.get_context("spawn")
     results = spawn.Queue()
     start_at = time.time() + 3.0  # every process started and connected
@@ -178,15 +184,16 @@ def run_commands(
         gathered = [results.get() for _ in workers]
         for worker in workers:
             worker.join()
-        head = app.recorder.max_notification_id() or 0
-        read.wait(head, timeout=60)
-        time.sleep(0.05)
-    read.close()
+        if read is not None:
+            read.wait(app.recorder.max_notification_id() or 0, timeout=60)
+            time.sleep(0.05)
+    if read is not None:
+        read.close()
     app.close()
     outcome = [o for got, _ in gathered for o in got]
     errors = [e for _, got in gathered for e in got]
     latencies = [o[0] * 1000 for o in outcome]
-    lags = [visible.lag(position, committed) * 1000 for _, committed, position in outcome]
+    lags = [visible.lag(position, committed) * 1000 for _, committed, position in outcome if read]
     return {
         "clients": clients,
         "processes": len(workers),
@@ -206,10 +213,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--url", default=DEFAULT_PG_URL)
+    parser.add_argument("--without-views", action="store_true", help="nobody projects")
     args = parser.parse_args()
     if problem := postgres_problem(args.url):
         sys.exit(f"PostgreSQL is not reachable at {args.url}: {problem}")
-    rows, report = [], {"machine": machine(), "seconds": args.seconds, "runs": []}
+    views = not args.without_views
+    rows: list[list[Any]] = []
+    report = {"machine": machine(), "seconds": args.seconds, "views": views, "runs": []}
     for clients in (1, args.clients):
         with fresh_schema(args.url, "wpath") as schema:
             data = Path(tempfile.mkdtemp(prefix="wpath-"))
@@ -225,7 +235,7 @@ def main() -> None:
                 min(args.seconds, 5),
             )
             grouped = library_append_rate(env, clients, min(args.seconds, 5))
-            run = run_commands(store, clients, min(args.processes, clients), args.seconds)
+            run = run_commands(store, clients, min(args.processes, clients), args.seconds, views)
         run |= {
             "raw_commits_per_s": raw,
             "library_default_saves_per_s": default,
@@ -246,7 +256,7 @@ def main() -> None:
         "lag p50 ms", "lag p99 ms", "errors",
     ]  # fmt: skip
     print(markdown_table(headers, rows))
-    print(f"written {write_json('write-path', report)}")
+    print(f"written {write_json('write-path' if views else 'write-path-without-views', report)}")
 
 
 if __name__ == "__main__":

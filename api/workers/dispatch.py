@@ -175,7 +175,7 @@ def main(settings: Settings) -> int:
     process = WorkerProcess("dispatch")
     persistence = settings.persistence()
     env = {**persistence.application_env(), "AGGREGATE_CACHE_MAXSIZE": str(CACHED_AGGREGATES)}
-    app = ContactCenter(env=env)  # cached: each load is one query for the newest events
+    app = ContactCenter(env=env)  # commands trust the cache; a stale copy costs a retry
     distribution = build_distribution(settings, persistence, app, clock=utc_now)
     app.saved_listeners.append(lambda position: distribution.wake())
     distribution.start()

@@ -7,20 +7,26 @@ storage is only `self.save` and `self.repository`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import wraps
 from threading import Lock, RLock
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import strtobool
 
 from domain.actors import SYSTEM, Actor
 from domain.agent import Agent
+from domain.application.optimistic import StaleAggregate, TrustingRepository, current_attempt
+from domain.application.optimistic import retried_on_conflict as retried_on_conflict
 from domain.checkpoint import MailboxCheckpoint
 from domain.company import Company
 from domain.errors import (
@@ -38,38 +44,7 @@ from domain.queue import Queue
 from domain.quota import CompanyQuota
 from domain.records import AccessToken, MessageRecord, QuarantinedMessage
 
-P = ParamSpec("P")
-R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
-
-CONFLICT_ATTEMPTS = 10
-# Locks a command holds until it returns: see `Batch.quota`.
-_held_locks: ContextVar[list[RLock] | None] = ContextVar("held_locks", default=None)
-
-
-def retried_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
-    """Optimistic concurrency: a conflicting save is retried on freshly loaded aggregates.
-
-    No sleep is needed: the writer we conflicted with has already committed when the
-    recorder reports the conflict, so the reload sees its events.
-    """
-
-    @wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            held = _held_locks.set([])
-            try:
-                return method(*args, **kwargs)
-            except IntegrityError:
-                if attempt == CONFLICT_ATTEMPTS:
-                    raise
-            finally:
-                for lock in reversed(_held_locks.get() or []):
-                    lock.release()
-                _held_locks.reset(held)
-        raise AssertionError("unreachable")
-
-    return wrapper
 
 
 @dataclass(frozen=True)
@@ -95,6 +70,52 @@ class Repositories(Application[UUID]):
     def quota_lock(self, company_id: UUID) -> RLock:
         with self._quota_locks_guard:
             return self._quota_locks.setdefault(company_id, RLock())
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The cache is trusted unless AGGREGATE_CACHE_FASTFORWARD=y asks for the library's
+        query per load: only this application checks what its commands relied on."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return TrustingRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "n")),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Within a command, first checks the cached aggregates it only read (see
+        `TrustingRepository`); on a conflict, evicts those it changed."""
+        attempt = current_attempt()
+        if attempt is None or attempt.saved or not isinstance(self.repository, TrustingRepository):
+            return super().save(*objs, **kwargs)  # outside a command, or loads were up to date
+        changed = {
+            o.id: o.version - len(o.pending_events)
+            for o in objs
+            if isinstance(o, Aggregate) and o.pending_events
+        }
+        unchecked = {i: seen for i, seen in attempt.reads.items() if changed.get(i) != seen}
+        if stale := self.repository.evict_stale(unchecked):
+            raise StaleAggregate(f"newer events stored for {len(stale)} cached aggregates")
+        try:
+            return super().save(*objs, **kwargs)
+        except IntegrityError:
+            self.repository.evict(changed)
+            raise
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        if not isinstance(self.repository, TrustingRepository) or self.repository.fastforward:
+            return super()._record(processing_event)
+        recordings = self.events.put(
+            processing_event.events,
+            tracking=processing_event.tracking,
+            **processing_event.saved_kwargs,
+        )
+        if attempt := current_attempt():
+            attempt.saved = True  # recorded: whatever fails after, the command is not run again
+        changed = {event.originator_id for event in processing_event.events}
+        self.repository.remember(a for i, a in processing_event.aggregates.items() if i in changed)
+        return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         """Tells in-process readers (projection runners) that the log grew."""
@@ -189,11 +210,11 @@ class Batch:
         process avoids a storm of version conflicts. Other processes still meet the
         optimistic check, and `retried_on_conflict` settles those.
         """
-        held = _held_locks.get()
-        if held is not None:
+        attempt = current_attempt()
+        if attempt is not None:
             lock = self.app.quota_lock(company_id)
             lock.acquire()
-            held.append(lock)
+            attempt.locks.append(lock)
         return self._cached(CompanyQuota.create_id(company_id), lambda: self.app.quota(company_id))
 
     def message_record(self, record_id: UUID, scope: UUID | None = None) -> MessageRecord:

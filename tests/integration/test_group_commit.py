@@ -4,6 +4,7 @@ library's guarantees (optimistic concurrency, gap-free ids in commit order, one 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def test_a_stale_save_in_a_group_fails_alone(app: Counters) -> None:
     assert isinstance(recorder, GroupCommitRecorder)
     shared = Counter()
     app.save(shared)
-    fresh, stale = app.repository.get(shared.id), app.repository.get(shared.id)
+    fresh: Counter = app.repository.get(shared.id)
+    stale: Counter = app.repository.get(shared.id)
     fresh.increment()
     stale.increment()  # the same version as `fresh`: whoever comes second is stale
     before, after = Counter(), Counter()
@@ -109,7 +111,8 @@ def test_a_stale_save_in_a_group_fails_alone(app: Counters) -> None:
 def test_a_stale_save_through_the_application_raises(app: Counters) -> None:
     counter = Counter()
     app.save(counter)
-    first, second = app.repository.get(counter.id), app.repository.get(counter.id)
+    first: Counter = app.repository.get(counter.id)
+    second: Counter = app.repository.get(counter.id)
     first.increment()
     second.increment()
     app.save(first)
@@ -131,3 +134,46 @@ def test_saves_with_recorder_arguments_take_the_library_path(
     tracking = Tracking("upstream", 1)
     app.recorder.insert_events(stored(app, Counter()), tracking=tracking)
     assert calls == [{"tracking": tracking}]
+
+
+def test_concurrent_saves_share_transactions(
+    app: Counters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = app.recorder
+    assert isinstance(recorder, GroupCommitRecorder)
+    groups: list[int] = []
+    write = GroupCommitRecorder._write
+
+    def counted(self: GroupCommitRecorder, group: list[_Save]) -> None:
+        groups.append(len(group))
+        write(self, group)
+
+    monkeypatch.setattr(GroupCommitRecorder, "_write", counted)
+    barrier = threading.Barrier(THREADS)
+
+    def work() -> None:
+        barrier.wait()
+        counter = Counter()
+        for _ in range(SAVES):
+            counter.increment()
+            app.save(counter)
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(groups) == THREADS * SAVES
+    assert len(groups) < THREADS * SAVES / 2  # two saves or more per transaction on average
+
+
+def test_a_lone_caller_never_waits_for_others(
+    app: Counters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.group_commit.GATHER_SECONDS", 5.0)
+    counter = Counter()
+    started = time.perf_counter()
+    for _ in range(20):
+        counter.increment()
+        app.save(counter)
+    assert time.perf_counter() - started < 5.0  # a single wait for a second caller is 5 s
