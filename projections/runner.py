@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 WAIT_POLL = 0.02
 RETRY_AFTER = 1.0
+GATHER = 0.01  # least time between two pages that are not full
 STANDBY_RETRY = 1.0  # how often a standby runner tries to take the lease
 
 Progress = Callable[[int, int], None]
@@ -72,6 +73,7 @@ class CatchUpRunner:
         self._listener = Listener(app, self.wake) if listen and Listener.applies(app) else None
         self.lease: Lease | None = None
         self._active = False  # projecting now: running, and holding the lease if there is one
+        self._last_page = 0.0
 
     def _tracked(self) -> int:
         return self.view.max_tracking_id(self.app.name) or 0
@@ -158,13 +160,20 @@ class CatchUpRunner:
                 self.lease.release()  # perhaps another process gets further
 
     def _loop(self) -> None:
+        caught_up_fully = False  # the last page was full: more is waiting, read on at once
         while not self._stopping.is_set():
             self._wakeup.clear()
             if not self._holds_lease():
                 self._stopping.wait(STANDBY_RETRY)
                 continue
+            if not caught_up_fully:
+                # under a stream of small saves, pages at most every GATHER seconds: one
+                # transaction then takes what a dozen would have; a lone save is not delayed
+                self._stopping.wait(max(0.0, self._last_page + GATHER - monotonic()))
             try:
                 examined = self.run_once()
+                if examined:
+                    self._last_page = monotonic()
             except Exception as error:  # the top-level loop: log, keep the position, stop
                 if is_transient(error):
                     logger.warning("projection %s: database unavailable (%s)", self.name, error)
@@ -177,6 +186,7 @@ class CatchUpRunner:
                     self.error = error
                     self._changed.notify_all()
                 return
+            caught_up_fully = examined >= self.page_size
             if examined < self.page_size:
                 self._wakeup.wait(self.idle_poll)
 
