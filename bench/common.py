@@ -275,16 +275,18 @@ def postgres_problem(url: str) -> str | None:
 
 
 @contextlib.contextmanager
-def fresh_schema(url: str, prefix: str = "bench") -> Iterator[str]:
-    """A schema of its own for one run, dropped (with everything in it) afterwards."""
+def fresh_schema(url: str, prefix: str = "bench", *, keep: bool = False) -> Iterator[str]:
+    """A schema of its own for one run, dropped (with everything in it) afterwards unless
+    `keep`."""
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        if not keep:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 # --- reporting --------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from adapters.persistence import Persistence, PostgresTarget
 from bench.common import (
     DEFAULT_PG_URL,
     fmt,
+    fresh_schema,
     machine,
     markdown_table,
     percentile,
@@ -223,10 +224,7 @@ def main() -> None:
     if problem := postgres_problem(args.url):
         sys.exit(f"PostgreSQL is not reachable at {args.url}: {problem}")
     shape = Shape(interactions=args.interactions)
-    schema = f"benchq_{args.interactions}_{int(time.time())}"
-    with psycopg.connect(args.url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with fresh_schema(args.url, f"benchq_{args.interactions}", keep=args.keep) as schema:
         create_views(args.url, schema)
         middle = max(1, int(args.interactions * args.checkpoint))
         print(f"schema {schema}: loading {middle:,} interactions ...", flush=True)
@@ -237,10 +235,6 @@ def main() -> None:
         rate_2, events_2 = load(args.url, schema, shape, middle, args.interactions, args.feeders)
         large = run_probe(args.url, schema, shape, args.samples)
         sizes = table_sizes(args.url, schema)
-    finally:
-        if not args.keep:
-            with psycopg.connect(args.url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     names = [n for n in large if n != "peak_rss_mib"]
     rows = [
         [n, fmt(small[n]["p50_ms"], 2), fmt(small[n]["p99_ms"], 2), fmt(large[n]["p50_ms"], 2),
